@@ -1,0 +1,264 @@
+/* process.c: the process module, exec and exit events from the kernel.
+ *
+ * Loads bpf/process.bpf.c scoped to the session cgroup (rodata set before
+ * load), attaches the tp_btf programs before the command exists, and reads
+ * the ring buffer from the loop through its epoll fd. Every record is
+ * checked (type, version, size) before it is decoded; malformed ones are
+ * counted as lost. Drops in the kernel (ring buffer full) are read from
+ * stats_map once a second and at the end: each increase is published as a
+ * stats.loss event and logged, so loss is never silent.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "events.h"
+#include "log.h"
+#include "module.h"
+#include "reactor.h"
+#include "process.skel.h"
+
+static struct process_bpf *skel;
+static struct ring_buffer *rb;
+static struct reactor_watch *rb_watch, *stats_watch;
+static uint64_t kernel_drops_seen; /* already reported */
+static uint64_t malformed;
+
+static void fill_task(struct record *ev, const struct ev_task *t)
+{
+	char comm[EV_COMM_LEN + 1];
+
+	ev->pid = t->pid;
+	ev->ppid = t->ppid;
+	ev->uid = t->uid;
+	ev->cgroup = t->cgroup_id;
+	memcpy(comm, t->comm, EV_COMM_LEN);
+	comm[EV_COMM_LEN] = '\0';
+	record_set_comm(ev, comm);
+	if (t->tid != t->pid)
+		json_object_set_new(ev->details, "tid", json_integer(t->tid));
+}
+
+static int64_t wall_ns(uint64_t boot_ns)
+{
+	return (int64_t)boot_ns + reactor_session()->boot_to_wall_ns;
+}
+
+/* argv arrives NUL-separated and may be cut anywhere: every complete or
+ * partial argument becomes one JSON string. */
+static json_t *argv_json(const char *buf, uint32_t len)
+{
+	json_t *a = json_array();
+	uint32_t i = 0;
+
+	while (a && i < len) {
+		size_t n = strnlen(buf + i, len - i);
+
+		json_array_append_new(a, record_json_text(buf + i, n));
+		i += n + 1;
+	}
+	return a;
+}
+
+static void decode_exec(const struct ev_exec *e)
+{
+	struct record *ev = record_new("process.exec");
+	char path[EV_PATH_MAX + 1];
+	char resource[EV_PATH_MAX + 16];
+	json_t *argv;
+
+	if (!ev)
+		return;
+	ev->time_ns = wall_ns(e->hdr.time_ns);
+	fill_task(ev, &e->task);
+	memcpy(path, e->path, EV_PATH_MAX);
+	path[EV_PATH_MAX] = '\0';
+	record_set_exe(ev, path);
+	ev->action = "ProcessExec";
+	snprintf(resource, sizeof(resource), "File::\"%s\"", path);
+	record_set_resource(ev, resource);
+	argv = argv_json(e->args, e->args_len < EV_ARGS_MAX ? e->args_len : EV_ARGS_MAX);
+	json_object_set_new(ev->details, "argv", argv);
+	json_object_set_new(ev->details, "argc", json_integer(e->argc));
+	if (e->flags & EV_F_ARGS_TRUNCATED)
+		json_object_set_new(ev->details, "argv_truncated", json_true());
+	if (e->flags & EV_F_PATH_TRUNCATED)
+		json_object_set_new(ev->details, "path_truncated", json_true());
+	if (e->old_pid != e->task.pid)
+		json_object_set_new(ev->details, "old_pid", json_integer(e->old_pid));
+	reactor_publish(ev);
+}
+
+static void decode_exit(const struct ev_exit *e)
+{
+	struct record *ev = record_new("process.exit");
+	int status = e->exit_code;
+
+	if (!ev)
+		return;
+	ev->time_ns = wall_ns(e->hdr.time_ns);
+	fill_task(ev, &e->task);
+	if (status & 0x7f) {
+		json_object_set_new(ev->details, "signal", json_integer(status & 0x7f));
+		if (status & 0x80)
+			json_object_set_new(ev->details, "core_dumped", json_true());
+	} else {
+		json_object_set_new(ev->details, "exit_code", json_integer((status >> 8) & 0xff));
+	}
+	reactor_publish(ev);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	const struct ev_header *h = data;
+
+	if (size < sizeof(*h) || h->version != EV_VERSION || h->size != size)
+		goto bad;
+	switch (h->type) {
+	case EV_EXEC:
+		if (size != sizeof(struct ev_exec))
+			goto bad;
+		decode_exec(data);
+		return 0;
+	case EV_EXIT:
+		if (size != sizeof(struct ev_exit))
+			goto bad;
+		decode_exit(data);
+		return 0;
+	}
+bad:
+	malformed++;
+	return 0;
+}
+
+static void on_ring(void *arg)
+{
+	if (ring_buffer__consume(rb) < 0)
+		log_warn("process: cannot read the ring buffer");
+}
+
+static uint64_t read_stat(enum ev_stat which)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t sum = 0, *vals;
+	__u32 key = which;
+
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats_map), &key, vals) == 0)
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+/* Publishes a stats.loss event for drops not yet reported. */
+static void check_loss(void *arg)
+{
+	uint64_t drops = read_stat(STAT_RINGBUF_DROPS);
+	struct record *ev;
+
+	if (drops <= kernel_drops_seen)
+		return;
+	log_warn("process: the kernel dropped %llu events (ring buffer full)",
+		 (unsigned long long)(drops - kernel_drops_seen));
+	ev = record_new("stats.loss");
+	if (ev) {
+		json_object_set_new(ev->details, "source", json_string("process"));
+		json_object_set_new(ev->details, "ringbuf_drops",
+				    json_integer((json_int_t)(drops - kernel_drops_seen)));
+		json_object_set_new(ev->details, "ringbuf_drops_total",
+				    json_integer((json_int_t)drops));
+		reactor_publish(ev);
+	}
+	kernel_drops_seen = drops;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && log_get_level() < LOG_VERBOSE)
+		return 0;
+	if (level != LIBBPF_WARN && log_get_level() < LOG_VERBOSE)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int process_session_start(char *err, size_t errlen)
+{
+	const struct session_info *s = reactor_session();
+	int rc;
+
+	libbpf_set_print(libbpf_log);
+	skel = process_bpf__open();
+	if (!skel) {
+		snprintf(err, errlen, "process: cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->session_cgid = s->cgroup_id;
+	skel->rodata->session_level = s->cgroup_level;
+	rc = process_bpf__load(skel);
+	if (rc) {
+		snprintf(err, errlen, "process: cannot load BPF programs: %s", strerror(-rc));
+		return rc;
+	}
+	rc = process_bpf__attach(skel);
+	if (rc) {
+		snprintf(err, errlen, "process: cannot attach tp_btf programs: %s", strerror(-rc));
+		return rc;
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events_map), on_record, NULL, NULL);
+	if (!rb) {
+		snprintf(err, errlen, "process: cannot open ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	rb_watch = reactor_watch_fd(ring_buffer__epoll_fd(rb), on_ring, NULL);
+	stats_watch = reactor_every(1000, check_loss, NULL);
+	if (!rb_watch || !stats_watch) {
+		snprintf(err, errlen, "process: cannot watch the ring buffer");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The command is gone: its last exit records are already in the ring
+ * (the exit tracepoint fires before the parent can reap), so one more
+ * consume gets them all. */
+static void process_session_end(void)
+{
+	if (rb)
+		ring_buffer__consume(rb);
+	if (skel)
+		check_loss(NULL);
+	if (malformed)
+		log_warn("process: %llu malformed kernel records dropped",
+			 (unsigned long long)malformed);
+}
+
+static uint64_t process_lost(void)
+{
+	return kernel_drops_seen + malformed;
+}
+
+static void process_fini(void)
+{
+	reactor_unwatch(rb_watch);
+	reactor_unwatch(stats_watch);
+	rb_watch = stats_watch = NULL;
+	ring_buffer__free(rb);
+	rb = NULL;
+	process_bpf__destroy(skel);
+	skel = NULL;
+}
+
+const struct module process_module = {
+	.name = "process",
+	.session_start = process_session_start,
+	.session_end = process_session_end,
+	.lost = process_lost,
+	.fini = process_fini,
+};

@@ -1,0 +1,39 @@
+/* cli.h: leash's command line, parsed and checked into struct config.
+ *
+ * Every bad option or value is reported in one line and gives exit status
+ * 2 (CLI_USAGE), before anything is created.
+ */
+#ifndef LEASH_CLI_H
+#define LEASH_CLI_H
+
+#include "record.h"
+#include "log.h"
+#include "sandbox.h"
+
+#define CLI_USAGE 2
+
+struct config {
+	enum mode mode;
+	const char *policy; /* NULL: the embedded default */
+	const char *db; /* NULL: the per-user default */
+	const char *listen; /* HOST:PORT of the control server */
+	char **env; /* KEY=VALUE for the command, from -e */
+	int nenv;
+	struct volume *volumes;
+	int nvolumes;
+	enum log_level verbosity;
+	char **argv; /* the command, NULL-terminated */
+};
+
+enum cli_result {
+	CLI_RUN = 0, /* run the session in CFG */
+	CLI_DONE, /* --help or --version printed: exit 0 */
+	CLI_ERROR, /* message in ERR: exit 2 */
+};
+
+enum cli_result cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen);
+void cli_free(struct config *cfg);
+
+#define LEASH_DEFAULT_LISTEN "127.0.0.1:7433"
+
+#endif

@@ -1,0 +1,30 @@
+/* identity.h: who the command runs as.
+ *
+ * Under sudo, the invoking user (SUDO_UID, SUDO_GID, that user's
+ * supplementary groups, home and name); otherwise leash's own real ids.
+ */
+#ifndef LEASH_IDENTITY_H
+#define LEASH_IDENTITY_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define IDENTITY_MAX_GROUPS 256
+
+struct identity {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[IDENTITY_MAX_GROUPS];
+	int ngroups;
+	char name[64];
+	char home[PATH_MAX];
+	char shell[PATH_MAX];
+	bool via_sudo;
+};
+
+/* 0, or -errno with a message in ERR (a SUDO_UID that is not a number or
+ * names no user). */
+int identity_resolve(struct identity *id, char *err, size_t errlen);
+
+#endif

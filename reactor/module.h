@@ -1,0 +1,42 @@
+/* module.h: what a module is.
+ *
+ * A module turns its slice of the policy into enforcement and its events
+ * into records: file, process, network, mcp. Each is a static struct of
+ * hooks (NULL = not interested) listed in modules/modules.c; the session
+ * calls the hooks in table order at each stage, and in reverse order on the
+ * way down. Hooks return 0 or -errno and fill ERR; a failing start aborts
+ * the session before the command runs (fail closed).
+ *
+ * Modules see reactor.h (fds, timers, publish, session facts) and event.h,
+ * never libevent or SQLite.
+ */
+#ifndef LEASH_MODULE_H
+#define LEASH_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+struct module {
+	const char *name;
+	/* The session cgroup exists, the command does not yet: load and
+	 * attach whatever must see the command's first instruction. */
+	int (*session_start)(char *err, size_t errlen);
+	/* The sandbox's init is up (mounts done, command not started);
+	 * reactor_session()->init_pid is valid. */
+	int (*session_ready)(char *err, size_t errlen);
+	/* The command has exited: collect what is still in flight. */
+	void (*session_end)(void);
+	/* The mode changed (record, shadow, enforce). */
+	void (*set_mode)(enum mode m);
+	/* Events this module could not deliver (kernel ring buffer full...). */
+	uint64_t (*lost)(void);
+	/* Release everything. Called even when session_start failed. */
+	void (*fini)(void);
+};
+
+extern const struct module *const modules[];
+extern const size_t modules_count;
+
+#endif

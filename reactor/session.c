@@ -1,0 +1,542 @@
+/* session.c: one session, from the cgroup's birth to its removal.
+ *
+ * Order matters and is the security argument:
+ *  1. cgroup, then the reaper: from here on, leash dying kills the session;
+ *  2. store, then modules (BPF attached to the cgroup) before any process
+ *     of the session exists, so the first exec is seen;
+ *  3. sandbox init (mounts, masks), then modules' session_ready, then GO:
+ *     the command starts only when everything that watches it is in place;
+ *  4. at the end: drain sources, write the end, kill the cgroup, remove it.
+ * Any failure before GO ends the session with status 125 and nothing ran.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <event2/event.h>
+
+#include "bus.h"
+#include "cgroup.h"
+#include "identity.h"
+#include "log.h"
+#include "module.h"
+#include "reactor.h"
+#include "reaper.h"
+#include "sandbox.h"
+#include "session.h"
+#include "store.h"
+#include "tty.h"
+
+struct session {
+	const struct config *cfg;
+	struct identity id;
+	char uuid[33];
+	char db[PATH_MAX];
+	char data_dir[PATH_MAX]; /* the default store's directory, masked */
+	struct cgroup cg;
+	int reaper_fd;
+	struct store *store;
+	struct tty_relay *tty;
+	int slave;
+	struct sandbox sb;
+	size_t started; /* modules whose session_start ran */
+	struct reactor_watch *ctl_watch, *exit_watch;
+	struct event *sig[6];
+	int exit_status;
+	int cmd_status; /* wait status of the command, -1 if unknown */
+};
+
+static int make_uuid(char *out)
+{
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		return -EIO;
+	for (int i = 0; i < 16; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+	return 0;
+}
+
+/* mkdir -p, giving each directory it creates to UID:GID. */
+static int mkdirs_owned(const char *path, uid_t uid, gid_t gid)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(buf, 0700) == 0) {
+			if (chown(buf, uid, gid) < 0)
+				return -errno;
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+/* The default database: $XDG_DATA_HOME/leash/leash.db of the invoking
+ * user (under sudo, that user's ~/.local/share; sudo's environment is
+ * root's, so XDG_DATA_HOME is only trusted without sudo). */
+static int resolve_db(struct session *s, char *err, size_t errlen)
+{
+	const char *xdg = s->id.via_sudo ? NULL : getenv("XDG_DATA_HOME");
+	int rc;
+
+	if (s->cfg->db) {
+		snprintf(s->db, sizeof(s->db), "%s", s->cfg->db);
+		return 0;
+	}
+	if (xdg && xdg[0] == '/')
+		snprintf(s->data_dir, sizeof(s->data_dir), "%s/leash", xdg);
+	else
+		snprintf(s->data_dir, sizeof(s->data_dir), "%s/.local/share/leash", s->id.home);
+	rc = mkdirs_owned(s->data_dir, s->id.uid, s->id.gid);
+	if (rc) {
+		snprintf(err, errlen, "cannot create '%s': %s", s->data_dir, strerror(-rc));
+		return rc;
+	}
+	snprintf(s->db, sizeof(s->db), "%s/leash.db", s->data_dir);
+	return 0;
+}
+
+static int64_t boot_to_wall(void)
+{
+	struct timespec rt, bt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	return ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000 + (rt.tv_nsec - bt.tv_nsec);
+}
+
+static char *argv_json_text(char *const *argv)
+{
+	json_t *a = json_array();
+	char *text;
+
+	for (int i = 0; argv[i]; i++)
+		json_array_append_new(a, record_json_text(argv[i], strlen(argv[i])));
+	text = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return text;
+}
+
+/* The command's environment: leash's, with the target user's HOME, USER,
+ * LOGNAME under sudo, then -e on top. Caller frees the array only. */
+static char **build_env(const struct session *s)
+{
+	extern char **environ;
+	static char home[PATH_MAX + 8], user[80], logname[80];
+	const struct config *cfg = s->cfg;
+	size_t n = 0, i = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + cfg->nenv + 4, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t k = 0; k < n; k++)
+		env[i++] = environ[k];
+	if (s->id.via_sudo) {
+		snprintf(home, sizeof(home), "HOME=%s", s->id.home);
+		snprintf(user, sizeof(user), "USER=%s", s->id.name);
+		snprintf(logname, sizeof(logname), "LOGNAME=%s", s->id.name);
+		char *over[] = { home, user, logname };
+
+		for (int k = 0; k < 3; k++) {
+			size_t klen = strchr(over[k], '=') - over[k] + 1;
+			size_t j;
+
+			for (j = 0; j < i; j++)
+				if (strncmp(env[j], over[k], klen) == 0)
+					break;
+			env[j] = over[k];
+			if (j == i)
+				i++;
+		}
+	}
+	for (int k = 0; k < cfg->nenv; k++) {
+		size_t klen = strchr(cfg->env[k], '=') - cfg->env[k] + 1;
+		size_t j;
+
+		for (j = 0; j < i; j++)
+			if (strncmp(env[j], cfg->env[k], klen) == 0)
+				break;
+		env[j] = cfg->env[k];
+		if (j == i)
+			i++;
+	}
+	env[i] = NULL;
+	return env;
+}
+
+static void publish_session_event(struct session *s, const char *kind)
+{
+	struct record *ev = record_new(kind);
+
+	if (!ev)
+		return;
+	json_object_set_new(ev->details, "uuid", json_string(s->uuid));
+	if (strcmp(kind, "session.start") == 0) {
+		json_t *argv = json_array();
+
+		for (int i = 0; s->cfg->argv[i]; i++)
+			json_array_append_new(argv, record_json_text(s->cfg->argv[i],
+								    strlen(s->cfg->argv[i])));
+		json_object_set_new(ev->details, "argv", argv);
+		json_object_set_new(ev->details, "init_pid", json_integer(s->sb.pid));
+		json_object_set_new(ev->details, "uid", json_integer(s->id.uid));
+	} else {
+		json_object_set_new(ev->details, "exit_status", json_integer(s->exit_status));
+		if (s->cmd_status >= 0 && WIFSIGNALED(s->cmd_status))
+			json_object_set_new(ev->details, "signal",
+					    json_integer(WTERMSIG(s->cmd_status)));
+	}
+	reactor_publish(ev);
+}
+
+/* ---- the running session: control messages, signals, exit ------------ */
+
+/* ^Z reached the command and it stopped: give the user their terminal and
+ * stop leash too, as a shell job would; on `fg`, take it back and resume
+ * the command. Only when leash is the terminal's foreground job; otherwise
+ * nobody could resume it, so the command is resumed at once. */
+static void on_command_stopped(struct session *s)
+{
+	if (s->tty && tcgetpgrp(STDIN_FILENO) == getpgrp()) {
+		tty_relay_suspend(s->tty);
+		kill(getpid(), SIGTSTP);
+		tty_relay_resume(s->tty);
+	}
+	sandbox_send(&s->sb, SANDBOX_CONT, 0);
+}
+
+static void on_ctl(void *arg)
+{
+	struct session *s = arg;
+	struct sandbox_msg m;
+
+	while (sandbox_recv(&s->sb, &m) == 0) {
+		switch (m.type) {
+		case SANDBOX_STOPPED:
+			on_command_stopped(s);
+			break;
+		case SANDBOX_EXITED:
+			s->cmd_status = m.value;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void on_init_exit(void *arg)
+{
+	struct session *s = arg;
+
+	s->exit_status = sandbox_wait(&s->sb);
+	reactor_unwatch(s->exit_watch);
+	s->exit_watch = NULL;
+	reactor_stop();
+}
+
+static void on_signal(evutil_socket_t signo, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (signo == SIGWINCH) {
+		tty_relay_winch(s->tty);
+		return;
+	}
+	/* TERM, INT, HUP, QUIT to leash go to the command: leash ends when
+	 * the command does. */
+	log_debug("forwarding signal %d to the command", (int)signo);
+	sandbox_send(&s->sb, SANDBOX_SIGNAL, signo);
+}
+
+static int watch_signals(struct session *s)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1 };
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		s->sig[i] = evsignal_new(reactor_base(), sigs[i], on_signal, s);
+		if (!s->sig[i] || event_add(s->sig[i], NULL) < 0)
+			return -ENOMEM;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* ---- set-up and tear-down --------------------------------------------- */
+
+static int start_modules(struct session *s, char *err, size_t errlen)
+{
+	for (; s->started < modules_count; s->started++) {
+		const struct module *m = modules[s->started];
+		int rc;
+
+		if (!m->session_start)
+			continue;
+		rc = m->session_start(err, errlen);
+		if (rc)
+			return rc;
+		log_debug("module %s started", m->name);
+	}
+	return 0;
+}
+
+static int ready_modules(char *err, size_t errlen)
+{
+	for (size_t i = 0; i < modules_count; i++) {
+		int rc = modules[i]->session_ready ? modules[i]->session_ready(err, errlen) : 0;
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static uint64_t end_modules(void)
+{
+	uint64_t lost = 0;
+
+	for (size_t i = modules_count; i-- > 0;) {
+		if (modules[i]->session_end)
+			modules[i]->session_end();
+		if (modules[i]->lost)
+			lost += modules[i]->lost();
+	}
+	return lost;
+}
+
+static void fini_modules(void)
+{
+	for (size_t i = modules_count; i-- > 0;)
+		if (modules[i]->fini)
+			modules[i]->fini();
+}
+
+static int setup(struct session *s, char *err, size_t errlen)
+{
+	struct session_info info = { 0 };
+	struct store_session row = { 0 };
+	pid_t reaper;
+	char cwd[PATH_MAX], *command;
+	int rc;
+
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "must run as root (try 'sudo leash ...')");
+		return -EPERM;
+	}
+	rc = identity_resolve(&s->id, err, errlen);
+	if (rc)
+		return rc;
+	if (make_uuid(s->uuid) < 0 || !getcwd(cwd, sizeof(cwd))) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		return -errno;
+	}
+	rc = resolve_db(s, err, errlen);
+	if (rc)
+		return rc;
+	rc = cgroup_create(&s->cg, s->uuid, err, errlen);
+	if (rc)
+		return rc;
+	s->reaper_fd = reaper_start(s->cg.path, &reaper);
+	if (s->reaper_fd < 0) {
+		snprintf(err, errlen, "cannot start the reaper: %s", strerror(-s->reaper_fd));
+		return s->reaper_fd;
+	}
+	rc = reactor_init();
+	if (rc) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return rc;
+	}
+	rc = store_open(&s->store, s->db, s->id.uid, s->id.gid, err, errlen);
+	if (rc)
+		return rc;
+	command = argv_json_text(s->cfg->argv);
+	row = (struct store_session){
+		.uuid = s->uuid,
+		.started_ns = record_now_ns(),
+		.command_json = command ? command : "[]",
+		.cwd = cwd,
+		.uid = s->id.uid,
+		.gid = s->id.gid,
+		.mode = s->cfg->mode,
+		.policy = s->cfg->policy ? s->cfg->policy : "(default)",
+		.cgroup = s->cg.path,
+		.cgroup_id = s->cg.id,
+	};
+	rc = store_session_begin(s->store, &row, err, errlen);
+	free(command);
+	if (rc || (rc = store_attach(s->store, reactor_base())))
+		return rc;
+	bus_set_mode(s->cfg->mode);
+
+	info = (struct session_info){
+		.uuid = s->uuid,
+		.cgroup_path = s->cg.path,
+		.cgroup_id = s->cg.id,
+		.cgroup_level = s->cg.level,
+		.cgroup_fd = s->cg.fd,
+		.boot_to_wall_ns = boot_to_wall(),
+	};
+	reactor_set_session(&info);
+	return start_modules(s, err, errlen);
+}
+
+static int start_command(struct session *s, char *err, size_t errlen)
+{
+	char wal[PATH_MAX + 8], shm[PATH_MAX + 8], cgroot[PATH_MAX];
+	const char *masks[5] = { 0 };
+	const char *readonly[2] = { 0 };
+	struct session_info info = *reactor_session();
+	struct sandbox_spec spec = { 0 };
+	char cwd[PATH_MAX];
+	char **env;
+	int rc;
+
+	rc = tty_relay_open(&s->tty, &s->slave, err, errlen);
+	if (rc)
+		return rc;
+	/* The audit log is invisible to the agent: the whole default data
+	 * directory, or the database and its WAL files. */
+	if (s->data_dir[0]) {
+		masks[0] = s->data_dir;
+	} else {
+		snprintf(wal, sizeof(wal), "%s-wal", s->db);
+		snprintf(shm, sizeof(shm), "%s-shm", s->db);
+		masks[0] = s->db;
+		masks[1] = wal;
+		masks[2] = shm;
+	}
+	/* cgroupfs read-only inside: even a uid-0 command without
+	 * capabilities owns root's cgroup files and could move itself out. */
+	if (cgroup_root(cgroot, sizeof(cgroot)) == 0)
+		readonly[0] = cgroot;
+	env = build_env(s);
+	if (!env || !getcwd(cwd, sizeof(cwd)))
+		return -ENOMEM;
+	spec = (struct sandbox_spec){
+		.argv = s->cfg->argv,
+		.envp = env,
+		.cwd = cwd,
+		.uid = s->id.uid,
+		.gid = s->id.gid,
+		.groups = s->id.groups,
+		.ngroups = s->id.ngroups,
+		.volumes = s->cfg->volumes,
+		.nvolumes = s->cfg->nvolumes,
+		.masks = masks,
+		.readonly = readonly,
+		.cgroup_fd = s->cg.fd,
+		.stdio = { s->slave >= 0 ? s->slave : 0, s->slave >= 0 && isatty(1) ? s->slave : 1,
+			   s->slave >= 0 && isatty(2) ? s->slave : 2 },
+		.ctty = s->slave,
+	};
+	rc = sandbox_start(&s->sb, &spec, err, errlen);
+	free(env);
+	if (s->slave >= 0)
+		close(s->slave);
+	s->slave = -1;
+	if (rc)
+		return rc;
+	info.init_pid = s->sb.pid;
+	reactor_set_session(&info);
+	rc = ready_modules(err, errlen);
+	if (rc)
+		return rc;
+	s->ctl_watch = reactor_watch_fd(s->sb.ctl, on_ctl, s);
+	s->exit_watch = reactor_watch_fd(s->sb.pidfd, on_init_exit, s);
+	if (!s->ctl_watch || !s->exit_watch || watch_signals(s) < 0)
+		return -ENOMEM;
+	if (s->tty && (rc = tty_relay_start(s->tty)) < 0)
+		return rc;
+	publish_session_event(s, "session.start");
+	log_info("session %.8s: recording to %s", s->uuid, s->db);
+	return sandbox_send(&s->sb, SANDBOX_GO, 0);
+}
+
+static void teardown(struct session *s)
+{
+	uint64_t lost;
+
+	/* Init still running (set-up failed, or the loop did): end it now, so
+	 * its exit is in the ring buffer before the modules drain. */
+	if (s->sb.pid > 0 && s->exit_watch) {
+		kill(s->sb.pid, SIGKILL);
+		s->exit_status = sandbox_wait(&s->sb);
+		if (s->exit_status == 128 + SIGKILL && !s->ctl_watch)
+			s->exit_status = SESSION_SETUP_FAILED;
+	}
+	lost = end_modules();
+
+	if (s->store) {
+		if (s->sb.pid > 0)
+			publish_session_event(s, "session.end");
+		if (store_session_end(s->store, s->exit_status, lost) < 0)
+			log_err("store: cannot record the end of the session in '%s'", s->db);
+		if (lost || store_dropped(s->store))
+			log_warn("session %.8s: %llu events lost (see the stats.loss rows)", s->uuid,
+				 (unsigned long long)(lost + store_dropped(s->store)));
+	}
+	tty_relay_close(s->tty);
+	s->tty = NULL;
+	fini_modules();
+	for (size_t i = 0; i < sizeof(s->sig) / sizeof(s->sig[0]); i++)
+		if (s->sig[i])
+			event_free(s->sig[i]);
+	reactor_unwatch(s->ctl_watch);
+	reactor_unwatch(s->exit_watch);
+	store_close(s->store);
+	sandbox_close(&s->sb);
+	if (s->cg.fd >= 0) {
+		cgroup_kill(&s->cg);
+		cgroup_close(&s->cg);
+		if (cgroup_remove_path(s->cg.path, 2000) < 0)
+			log_warn("cannot remove cgroup '%s'", s->cg.path);
+	}
+	if (s->reaper_fd >= 0)
+		close(s->reaper_fd);
+	reactor_fini();
+}
+
+int session_run(const struct config *cfg)
+{
+	struct session s = { .cfg = cfg, .reaper_fd = -1, .slave = -1, .cmd_status = -1 };
+	char err[512] = "";
+	int rc;
+
+	s.cg.fd = -1;
+	s.sb.pid = -1;
+	s.sb.ctl = s.sb.pidfd = -1;
+	log_set_level(cfg->verbosity);
+	rc = setup(&s, err, sizeof(err));
+	if (!rc)
+		rc = start_command(&s, err, sizeof(err));
+	if (rc) {
+		log_err("%s", err[0] ? err : strerror(-rc));
+		s.exit_status = SESSION_SETUP_FAILED;
+		teardown(&s);
+		return SESSION_SETUP_FAILED;
+	}
+	if (reactor_run() < 0)
+		log_err("the event loop failed");
+	teardown(&s);
+	return s.exit_status;
+}
