@@ -221,8 +221,10 @@ static void __attribute__((noreturn)) run_command(const struct sandbox_spec *spe
 			strerror(errno));
 	environ = spec->envp;
 	execvp(spec->argv[0], spec->argv);
-	dprintf(2, "leash: cannot run '%s': %s\n", spec->argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+	rc = errno;
+	dprintf(2, "leash: cannot run '%s': %s\n", spec->argv[0], strerror(rc));
+	/* as shells do: 127 not found, 126 found but not runnable */
+	_exit(rc == ENOENT ? 127 : 126);
 fail:
 	dprintf(2, "leash: cannot start the command: %s\n", strerror(errno));
 	_exit(125);
