@@ -101,10 +101,20 @@ static int resolve_db(struct session *s, char *err, size_t errlen)
 		snprintf(s->db, sizeof(s->db), "%s", s->cfg->db);
 		return 0;
 	}
-	if (xdg && xdg[0] == '/')
+	if (xdg && xdg[0] == '/') {
 		snprintf(s->data_dir, sizeof(s->data_dir), "%s/leash", xdg);
-	else
+	} else {
+		struct stat st;
+
+		/* Never invent a home directory (nobody's is /nonexistent). */
+		if (stat(s->id.home, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen,
+				 "user '%s' has no home directory '%s' for the audit database; use --db FILE",
+				 s->id.name, s->id.home);
+			return -ENOENT;
+		}
 		snprintf(s->data_dir, sizeof(s->data_dir), "%s/.local/share/leash", s->id.home);
+	}
 	rc = mkdirs_owned(s->data_dir, s->id.uid, s->id.gid);
 	if (rc) {
 		snprintf(err, errlen, "cannot create '%s': %s", s->data_dir, strerror(-rc));
