@@ -188,10 +188,35 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* LEASH_RINGBUF_KB overrides the ring buffer's size (a power of two, at
+ * least 4): smaller to test loss accounting, larger for bursty agents. */
+static int ringbuf_size(uint32_t *bytes, char *err, size_t errlen)
+{
+	const char *v = getenv("LEASH_RINGBUF_KB");
+	unsigned long kb;
+	char *end;
+
+	if (!v)
+		return 0;
+	kb = strtoul(v, &end, 10);
+	if (!*v || *end || kb < 4 || kb > (1UL << 20) || (kb & (kb - 1))) {
+		snprintf(err, errlen, "LEASH_RINGBUF_KB: '%s' is not a power of two from 4 to 1048576",
+			 v);
+		return -EINVAL;
+	}
+	*bytes = kb * 1024;
+	return 0;
+}
+
 static int process_session_start(char *err, size_t errlen)
 {
 	const struct session_info *s = reactor_session();
+	uint32_t ring = 0;
 	int rc;
+
+	rc = ringbuf_size(&ring, err, errlen);
+	if (rc)
+		return rc;
 
 	libbpf_set_print(libbpf_log);
 	skel = process_bpf__open();
@@ -201,6 +226,10 @@ static int process_session_start(char *err, size_t errlen)
 	}
 	skel->rodata->session_cgid = s->cgroup_id;
 	skel->rodata->session_level = s->cgroup_level;
+	if (ring && (rc = bpf_map__set_max_entries(skel->maps.events_map, ring))) {
+		snprintf(err, errlen, "process: cannot size the ring buffer: %s", strerror(-rc));
+		return rc;
+	}
 	rc = process_bpf__load(skel);
 	if (rc) {
 		snprintf(err, errlen, "process: cannot load BPF programs: %s", strerror(-rc));
