@@ -25,7 +25,9 @@ const volatile __u32 session_level = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	/* 4 MiB: ~2,900 exec records, seconds of headroom at the fastest
+	 * exec rate a 2-core machine reaches; LEASH_RINGBUF_KB overrides. */
+	__uint(max_entries, 4 << 20);
 } events_map SEC(".maps");
 
 struct {
