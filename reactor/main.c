@@ -4,10 +4,8 @@
 
 #include "cli.h"
 #include "log.h"
+#include "policy_cmd.h"
 #include "session.h"
-
-/* Until the Cedar engine's command lands in policy_cmd.c. */
-int policy_cmd_main(int argc, char **argv) __attribute__((weak));
 
 int main(int argc, char **argv)
 {
@@ -15,13 +13,8 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	int status;
 
-	if (argc > 1 && strcmp(argv[1], "policy") == 0) {
-		if (!policy_cmd_main) {
-			log_err("policy commands are not in this build");
-			return CLI_USAGE;
-		}
+	if (argc > 1 && strcmp(argv[1], "policy") == 0)
 		return policy_cmd_main(argc - 1, argv + 1);
-	}
 	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 	case CLI_DONE:
 		cli_free(&cfg);
