@@ -84,7 +84,8 @@ enum ev_stat {
 
 _Static_assert(sizeof(struct ev_header) == 16, "ev_header layout");
 _Static_assert(sizeof(struct ev_task) == 48, "ev_task layout");
-_Static_assert(sizeof(struct ev_exec) == 16 + 48 + 16 + EV_PATH_MAX + EV_ARGS_MAX, "ev_exec layout");
+_Static_assert(sizeof(struct ev_exec) == 16 + 48 + 16 + EV_PATH_MAX + EV_ARGS_MAX,
+	       "ev_exec layout");
 _Static_assert(sizeof(struct ev_exit) == 16 + 48 + 8, "ev_exit layout");
 
 #endif

@@ -200,8 +200,8 @@ static int ringbuf_size(uint32_t *bytes, char *err, size_t errlen)
 		return 0;
 	kb = strtoul(v, &end, 10);
 	if (!*v || *end || kb < 4 || kb > (1UL << 20) || (kb & (kb - 1))) {
-		snprintf(err, errlen, "LEASH_RINGBUF_KB: '%s' is not a power of two from 4 to 1048576",
-			 v);
+		snprintf(err, errlen,
+			 "LEASH_RINGBUF_KB: '%s' is not a power of two from 4 to 1048576", v);
 		return -EINVAL;
 	}
 	*bytes = kb * 1024;

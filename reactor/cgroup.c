@@ -61,8 +61,7 @@ int cgroup_create(struct cgroup *cg, const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create cgroup '%s': %s", parent, strerror(errno));
 		return rc;
 	}
-	if ((size_t)snprintf(cg->path, sizeof(cg->path), "%s/%s", parent, name) >=
-	    sizeof(cg->path))
+	if ((size_t)snprintf(cg->path, sizeof(cg->path), "%s/%s", parent, name) >= sizeof(cg->path))
 		return -ENAMETOOLONG;
 	if (mkdir(cg->path, 0755) < 0) {
 		rc = -errno;

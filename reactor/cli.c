@@ -28,7 +28,8 @@ static const char usage_text[] =
 	"  --policy FILE        Cedar policy (default: the embedded policy)\n"
 	"  --db FILE            audit database (default: $XDG_DATA_HOME/leash/leash.db\n"
 	"                       of the invoking user)\n"
-	"  --listen ADDR        control server address, HOST:PORT (default " LEASH_DEFAULT_LISTEN ")\n"
+	"  --listen ADDR        control server address, HOST:PORT (default " LEASH_DEFAULT_LISTEN
+	")\n"
 	"  -e, --env KEY[=VAL]  set KEY in the command's environment (KEY alone: copy leash's)\n"
 	"  -v, --volume SRC:DST[:ro|:rw]\n"
 	"                       bind-mount SRC at DST inside the sandbox\n"
@@ -40,7 +41,14 @@ static const char usage_text[] =
 	"exit status: the command's; 128+N if it was killed by signal N; 2 for bad\n"
 	"usage; 125 when leash could not set up the session.\n";
 
-enum { OPT_MODE = 256, OPT_POLICY, OPT_DB, OPT_LISTEN, OPT_VERBOSE, OPT_VERSION };
+enum {
+	OPT_MODE = 256,
+	OPT_POLICY,
+	OPT_DB,
+	OPT_LISTEN,
+	OPT_VERBOSE,
+	OPT_VERSION
+};
 
 static const struct option long_options[] = {
 	{ "mode", required_argument, NULL, OPT_MODE },
@@ -65,9 +73,10 @@ static int check_mode(const char *v, struct config *cfg, char *err, size_t errle
 	/* Fail closed: a mode that cannot be honoured is refused, never
 	 * quietly downgraded to recording. */
 	if (cfg->mode != MODE_RECORD) {
-		snprintf(err, errlen,
-			 "--mode %s: this build cannot evaluate or enforce policy yet; only 'record' works",
-			 v);
+		snprintf(
+			err, errlen,
+			"--mode %s: this build cannot evaluate or enforce policy yet; only 'record' works",
+			v);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -146,9 +155,10 @@ static int check_listen(const char *v, char *err, size_t errlen)
 			return 0;
 	}
 bad:
-	snprintf(err, errlen,
-		 "--listen: '%s' is not HOST:PORT (an IPv4 address, [IPv6] or localhost, port 1-65535)",
-		 v);
+	snprintf(
+		err, errlen,
+		"--listen: '%s' is not HOST:PORT (an IPv4 address, [IPv6] or localhost, port 1-65535)",
+		v);
 	return -EINVAL;
 }
 
@@ -178,7 +188,8 @@ static int add_env(struct config *cfg, const char *v, char *err, size_t errlen)
 		const char *val = getenv(v);
 
 		if (!val) {
-			snprintf(err, errlen, "-e %s: '%s' is not set in leash's environment", v, v);
+			snprintf(err, errlen, "-e %s: '%s' is not set in leash's environment", v,
+				 v);
 			return -EINVAL;
 		}
 		if (asprintf(&kv, "%s=%s", v, val) < 0)
@@ -233,8 +244,8 @@ static int add_volume(struct config *cfg, const char *v, char *err, size_t errle
 		goto out;
 	}
 	if (S_ISDIR(ss.st_mode) != S_ISDIR(ds.st_mode)) {
-		snprintf(err, errlen, "-v %s: '%s' and '%s' are not both directories or both files", v,
-			 src, dst);
+		snprintf(err, errlen, "-v %s: '%s' and '%s' are not both directories or both files",
+			 v, src, dst);
 		goto out;
 	}
 	vol.src = strdup(real);

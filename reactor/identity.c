@@ -57,7 +57,8 @@ int identity_resolve(struct identity *id, char *err, size_t errlen)
 	} else {
 		id->ngroups = getgroups(IDENTITY_MAX_GROUPS, id->groups);
 		if (id->ngroups < 0) {
-			snprintf(err, errlen, "cannot read supplementary groups: %s", strerror(errno));
+			snprintf(err, errlen, "cannot read supplementary groups: %s",
+				 strerror(errno));
 			return -errno;
 		}
 	}

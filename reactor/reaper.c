@@ -10,8 +10,8 @@
 
 static void __attribute__((noreturn)) reaper_main(int fd, const char *path)
 {
-	static const int ignored[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU,
-				       SIGPIPE };
+	static const int ignored[] = { SIGHUP,	SIGINT,	 SIGQUIT, SIGTERM,
+				       SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE };
 	char c;
 	ssize_t n;
 

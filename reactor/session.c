@@ -108,9 +108,10 @@ static int resolve_db(struct session *s, char *err, size_t errlen)
 
 		/* Never invent a home directory (nobody's is /nonexistent). */
 		if (stat(s->id.home, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			snprintf(err, errlen,
-				 "user '%s' has no home directory '%s' for the audit database; use --db FILE",
-				 s->id.name, s->id.home);
+			snprintf(
+				err, errlen,
+				"user '%s' has no home directory '%s' for the audit database; use --db FILE",
+				s->id.name, s->id.home);
 			return -ENOENT;
 		}
 		snprintf(s->data_dir, sizeof(s->data_dir), "%s/.local/share/leash", s->id.home);
@@ -206,8 +207,8 @@ static void publish_session_event(struct session *s, const char *kind)
 		json_t *argv = json_array();
 
 		for (int i = 0; s->cfg->argv[i]; i++)
-			json_array_append_new(argv, record_json_text(s->cfg->argv[i],
-								    strlen(s->cfg->argv[i])));
+			json_array_append_new(
+				argv, record_json_text(s->cfg->argv[i], strlen(s->cfg->argv[i])));
 		json_object_set_new(ev->details, "argv", argv);
 		json_object_set_new(ev->details, "init_pid", json_integer(s->sb.pid));
 		json_object_set_new(ev->details, "uid", json_integer(s->id.uid));
@@ -502,8 +503,8 @@ static void teardown(struct session *s)
 		if (store_session_end(s->store, s->exit_status, lost) < 0)
 			log_err("store: cannot record the end of the session in '%s'", s->db);
 		if (lost || store_dropped(s->store))
-			log_warn("session %.8s: %llu events lost (see the stats.loss rows)", s->uuid,
-				 (unsigned long long)(lost + store_dropped(s->store)));
+			log_warn("session %.8s: %llu events lost (see the stats.loss rows)",
+				 s->uuid, (unsigned long long)(lost + store_dropped(s->store)));
 	}
 	tty_relay_close(s->tty);
 	s->tty = NULL;

@@ -129,7 +129,8 @@ int store_open(struct store **out, const char *path, uid_t owner_uid, gid_t owne
 		if (chmod(path, 0600) < 0 ||
 		    (owner_uid != (uid_t)-1 && chown(path, owner_uid, owner_gid) < 0)) {
 			rc = -errno;
-			snprintf(err, errlen, "cannot set owner of '%s': %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot set owner of '%s': %s", path,
+				 strerror(errno));
 			goto out_close;
 		}
 	}

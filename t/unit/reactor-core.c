@@ -22,11 +22,17 @@ static void test_json_text(void)
 	j = record_json_text("h\xc3\xa9llo", 6);
 	is_str(json_string_value(j), "h\xc3\xa9llo", "valid UTF-8 is kept as is");
 	json_decref(j);
-	j = record_json_text("a\xff" "b", 3);
-	is_str(json_string_value(j), "a\xef\xbf\xbd" "b", "an invalid byte becomes U+FFFD");
+	j = record_json_text("a\xff"
+			     "b",
+			     3);
+	is_str(json_string_value(j),
+	       "a\xef\xbf\xbd"
+	       "b",
+	       "an invalid byte becomes U+FFFD");
 	json_decref(j);
 	j = record_json_text("\xc0\xaf", 2);
-	is_str(json_string_value(j), "\xef\xbf\xbd\xef\xbf\xbd", "an overlong '/' is two bad bytes");
+	is_str(json_string_value(j), "\xef\xbf\xbd\xef\xbf\xbd",
+	       "an overlong '/' is two bad bytes");
 	json_decref(j);
 	j = record_json_text("\xed\xa0\x80", 3);
 	is_int(json_string_length(j), 9, "a UTF-16 surrogate is not UTF-8");
@@ -102,7 +108,8 @@ static int count(sqlite3 *db, const char *sql)
 	sqlite3_stmt *st;
 	int n = -1;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return n;
@@ -111,8 +118,11 @@ static int count(sqlite3 *db, const char *sql)
 static void test_store(void)
 {
 	char dir[] = "/tmp/leash-unit.XXXXXX", path[64], err[256] = "";
-	struct store_session row = { .uuid = "u1", .command_json = "[\"x\"]", .cwd = "/",
-				     .policy = "(default)", .cgroup = "/cg" };
+	struct store_session row = { .uuid = "u1",
+				     .command_json = "[\"x\"]",
+				     .cwd = "/",
+				     .policy = "(default)",
+				     .cgroup = "/cg" };
 	struct store *s = NULL;
 	sqlite3 *db;
 
@@ -136,7 +146,8 @@ static void test_store(void)
 	reactor_fini();
 
 	sqlite3_open(path, &db);
-	is_int(count(db, "PRAGMA user_version"), store_schema_version(), "schema at the newest version");
+	is_int(count(db, "PRAGMA user_version"), store_schema_version(),
+	       "schema at the newest version");
 	is_int(count(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1,
 	       "WAL mode");
 	is_int(count(db, "SELECT exit_status FROM sessions WHERE uuid = 'u1'"), 42, "exit status");
