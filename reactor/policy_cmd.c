@@ -35,7 +35,7 @@ static int usage(const char *msg)
 static char *read_all(const char *path, size_t *len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	struct cedar_buf b = {0};
+	struct cedar_buf b = { 0 };
 	char chunk[65536];
 	size_t n;
 
@@ -74,7 +74,7 @@ static int cmd_check(int argc, char **argv)
 		return 1;
 	}
 	struct cedar_policy_set *ps = NULL;
-	struct cedar_diags d = {0};
+	struct cedar_diags d = { 0 };
 	int rc = cedar_parse(text, len, 0, &ps, &d);
 	size_t n = ps ? cedar_policy_count(ps) : 0;
 
@@ -132,7 +132,7 @@ static int cmd_fmt(int argc, char **argv)
 		return 1;
 	}
 	struct cedar_policy_set *ps = NULL;
-	struct cedar_diags d = {0};
+	struct cedar_diags d = { 0 };
 	int rc = cedar_parse(text, len, CEDAR_PARSE_RAW_IDS, &ps, &d);
 
 	if (rc < 0) {
@@ -172,9 +172,9 @@ static int cmd_fmt(int argc, char **argv)
 /* Parses `T::"id"` with the Cedar parser itself (escapes, namespaces). */
 static int parse_uid_text(const char *s, char **type, char **id)
 {
-	struct cedar_buf b = {0};
+	struct cedar_buf b = { 0 };
 	struct cedar_policy_set *ps = NULL;
-	struct cedar_diags d = {0};
+	struct cedar_diags d = { 0 };
 
 	cedar_buf_printf(&b, "permit(principal == %s, action, resource);", s);
 	int rc = b.p ? cedar_parse(b.p, b.n, CEDAR_PARSE_RAW_IDS, &ps, &d) : -ENOMEM;
@@ -240,8 +240,8 @@ static int eval_one(const struct eval_opts *o)
 	char *pt = NULL, *pid = NULL, *at = NULL, *aid = NULL, *rt = NULL, *rid = NULL;
 	struct cedar_policy_set *ps = NULL;
 	struct cedar_entities *es = NULL;
-	struct cedar_diags d = {0};
-	struct cedar_response r = {0};
+	struct cedar_diags d = { 0 };
+	struct cedar_response r = { 0 };
 	json_t *ctx = NULL, *ents = NULL;
 	char *text = NULL;
 	size_t len;
@@ -303,7 +303,7 @@ static int eval_one(const struct eval_opts *o)
 			goto out;
 		}
 	}
-	struct cedar_request rq = {pt, pid, at, aid, rt, rid, ctx};
+	struct cedar_request rq = { pt, pid, at, aid, rt, rid, ctx };
 
 	if (cedar_authorize(ps, es, &rq, &r) < 0) {
 		fprintf(stderr, "leash policy: %s\n", r.error ? r.error : "cannot evaluate");
@@ -360,8 +360,8 @@ static int batch_uid(struct cedar_arena *a, const json_t *j, const struct cedar_
 
 		if (parse_uid_text(json_string_value(j), &t, &id) < 0)
 			return -EINVAL;
-		struct cedar_str ts = {cedar_arena_strndup(a, t, strlen(t)), strlen(t)};
-		struct cedar_str is = {cedar_arena_strndup(a, id, strlen(id)), strlen(id)};
+		struct cedar_str ts = { cedar_arena_strndup(a, t, strlen(t)), strlen(t) };
+		struct cedar_str is = { cedar_arena_strndup(a, id, strlen(id)), strlen(id) };
 
 		free(t);
 		free(id);
@@ -381,7 +381,7 @@ static int batch_uid(struct cedar_arena *a, const json_t *j, const struct cedar_
 
 static void batch_policies(struct batch *b, const char *text, size_t len)
 {
-	struct cedar_diags d = {0};
+	struct cedar_diags d = { 0 };
 
 	if (b->text && b->len == len && memcmp(b->text, text, len) == 0)
 		return;
@@ -418,11 +418,11 @@ static json_t *batch_line(struct batch *b, const char *line)
 {
 	json_error_t je;
 	json_t *req = cedar_json_loads(line, strlen(line), &je), *out = NULL;
-	struct cedar_arena a = {0};
+	struct cedar_arena a = { 0 };
 	const struct cedar_value *vars[4];
-	struct cedar_response r = {0};
+	struct cedar_response r = { 0 };
 	char err[256] = "";
-	static const struct cedar_value empty = {.t = CEDAR_V_RECORD};
+	static const struct cedar_value empty = { .t = CEDAR_V_RECORD };
 
 	if (!json_is_object(req)) {
 		out = json_pack("{s:n, s:s}", "decision", "request_error", "invalid JSON line");
@@ -431,8 +431,8 @@ static json_t *batch_line(struct batch *b, const char *line)
 	const json_t *pol = json_object_get(req, "policies");
 
 	if (!json_is_string(pol)) {
-		out =
-		    json_pack("{s:n, s:s}", "decision", "request_error", "no \"policies\" string");
+		out = json_pack("{s:n, s:s}", "decision", "request_error",
+				"no \"policies\" string");
 		goto done;
 	}
 	batch_policies(b, json_string_value(pol), json_string_length(pol));
@@ -446,12 +446,12 @@ static json_t *batch_line(struct batch *b, const char *line)
 		out = json_pack("{s:n, s:s}", "decision", "request_error", b->ents_err);
 		goto done;
 	}
-	static const char *const names[] = {"principal", "action", "resource"};
+	static const char *const names[] = { "principal", "action", "resource" };
 
 	for (int i = 0; i < 3; i++) {
 		if (batch_uid(&a, json_object_get(req, names[i]), &vars[i]) < 0) {
-			out =
-			    json_pack("{s:n, s:s+}", "decision", "request_error", "bad ", names[i]);
+			out = json_pack("{s:n, s:s+}", "decision", "request_error", "bad ",
+					names[i]);
 			goto done;
 		}
 	}
@@ -481,7 +481,7 @@ done:
 
 static int eval_batch(const struct eval_opts *o)
 {
-	struct batch b = {.flags = o->raw_ids ? CEDAR_PARSE_RAW_IDS : 0};
+	struct batch b = { .flags = o->raw_ids ? CEDAR_PARSE_RAW_IDS : 0 };
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -508,7 +508,7 @@ static int eval_batch(const struct eval_opts *o)
 
 static int cmd_eval(int argc, char **argv)
 {
-	struct eval_opts o = {0};
+	struct eval_opts o = { 0 };
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -568,7 +568,7 @@ static int cmd_complete(int argc, char **argv)
 		free(text);
 		return usage("OFFSET must be a byte offset into FILE");
 	}
-	struct cedar_completion c = {0};
+	struct cedar_completion c = { 0 };
 
 	if (cedar_complete(text, len, off, NULL, &c) < 0) {
 		free(text);

@@ -33,13 +33,13 @@ struct cedar_index {
 	size_t used;
 };
 
-#define SCAN_BELOW  16	/* policies: scan instead of index */
+#define SCAN_BELOW 16 /* policies: scan instead of index */
 #define SCAN_PROBES 512 /* key pairs: scan instead of index */
 
 static uint64_t pair_hash(const struct cedar_uid *a, const struct cedar_uid *r)
 {
 	uint64_t h =
-	    (a ? a->hash : 0x9e3779b97f4a7c15ull) * 31 + (r ? r->hash : 0x7f4a7c159e3779b9ull);
+		(a ? a->hash : 0x9e3779b97f4a7c15ull) * 31 + (r ? r->hash : 0x7f4a7c159e3779b9ull);
 
 	return h ^ (h >> 31);
 }
@@ -68,7 +68,7 @@ static int ix_grow(struct cedar_index *ix)
 {
 	size_t nb = ix->nb ? ix->nb * 2 : 64;
 	struct bucket *nbk = calloc(nb, sizeof(*nbk));
-	struct cedar_index tmp = {nbk, nb, 0};
+	struct cedar_index tmp = { nbk, nb, 0 };
 
 	if (!nbk)
 		return -ENOMEM;
@@ -249,8 +249,8 @@ static int list_add(const char ***v, size_t *n, const char *id)
 static int evaluate(const struct cedar_policy_set *ps, struct cedar_entities *es,
 		    const struct cedar_value *vars[4], struct outcome *o)
 {
-	struct cedar_arena arena = {0};
-	struct cedar_eval ev = {.es = es, .arena = &arena};
+	struct cedar_arena arena = { 0 };
+	struct cedar_eval ev = { .es = es, .arena = &arena };
 	uint32_t *cand = NULL;
 	size_t cap = 0, n;
 	int rc = 0;
@@ -310,7 +310,7 @@ static void finish(struct outcome *o, struct cedar_response *resp)
 int cedar_authorize_values(const struct cedar_policy_set *ps, struct cedar_entities *es,
 			   const struct cedar_value *vars[4], struct cedar_response *resp)
 {
-	struct outcome o = {0};
+	struct outcome o = { 0 };
 	int rc;
 
 	cedar_entities_seal(es);
@@ -324,14 +324,14 @@ int cedar_authorize_values(const struct cedar_policy_set *ps, struct cedar_entit
 static int request_vars(struct cedar_arena *a, const struct cedar_request *req, const char *action,
 			const struct cedar_value *vars[4], char *err, size_t errlen)
 {
-	static const struct cedar_value empty = {.t = CEDAR_V_RECORD};
+	static const struct cedar_value empty = { .t = CEDAR_V_RECORD };
 
-	vars[0] =
-	    cedar_value_entity(a, cedar_cstr(req->principal_type), cedar_cstr(req->principal_id));
+	vars[0] = cedar_value_entity(a, cedar_cstr(req->principal_type),
+				     cedar_cstr(req->principal_id));
 	vars[1] = cedar_value_entity(a, cedar_cstr(req->action_type ? req->action_type : "Action"),
 				     cedar_cstr(action));
 	vars[2] =
-	    cedar_value_entity(a, cedar_cstr(req->resource_type), cedar_cstr(req->resource_id));
+		cedar_value_entity(a, cedar_cstr(req->resource_type), cedar_cstr(req->resource_id));
 	vars[3] = &empty;
 	if (!vars[0] || !vars[1] || !vars[2])
 		return -ENOMEM;
@@ -349,8 +349,8 @@ static int authorize_actions(const struct cedar_policy_set *ps, struct cedar_ent
 			     const struct cedar_request *req, const char *const *actions,
 			     size_t nact, struct cedar_response *resp)
 {
-	struct cedar_arena a = {0};
-	struct outcome o = {0};
+	struct cedar_arena a = { 0 };
+	struct outcome o = { 0 };
 	const struct cedar_value *vars[4];
 	char err[200] = "";
 	int rc = 0;
@@ -378,8 +378,8 @@ static int authorize_actions(const struct cedar_policy_set *ps, struct cedar_ent
 int cedar_authorize(const struct cedar_policy_set *ps, struct cedar_entities *es,
 		    const struct cedar_request *req, struct cedar_response *resp)
 {
-	const char *act[1] = {req->action_id};
-	struct cedar_entities empty = {0};
+	const char *act[1] = { req->action_id };
+	struct cedar_entities empty = { 0 };
 
 	return authorize_actions(ps, es ? es : &empty, req, act, 1, resp);
 }
@@ -387,8 +387,8 @@ int cedar_authorize(const struct cedar_policy_set *ps, struct cedar_entities *es
 int cedar_authorize_open(const struct cedar_policy_set *ps, struct cedar_entities *es,
 			 const struct cedar_request *req, bool write, struct cedar_response *resp)
 {
-	const char *act[2] = {"FileOpen", write ? "FileOpenReadWrite" : "FileOpenReadOnly"};
-	struct cedar_entities empty = {0};
+	const char *act[2] = { "FileOpen", write ? "FileOpenReadWrite" : "FileOpenReadOnly" };
+	struct cedar_entities empty = { 0 };
 
 	return authorize_actions(ps, es ? es : &empty, req, act, 2, resp);
 }

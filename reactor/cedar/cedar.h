@@ -40,8 +40,8 @@
 #include <jansson.h>
 
 /* Bounds: inputs beyond them are rejected with a diagnostic, never a crash. */
-#define CEDAR_MAX_TEXT	(32u << 20) /* bytes of policy text */
-#define CEDAR_MAX_DEPTH 128	    /* nesting of expressions */
+#define CEDAR_MAX_TEXT (32u << 20) /* bytes of policy text */
+#define CEDAR_MAX_DEPTH 128 /* nesting of expressions */
 
 /* --- diagnostics ---------------------------------------------------------- */
 
@@ -52,14 +52,14 @@ enum cedar_severity {
 
 struct cedar_diag {
 	enum cedar_severity severity;
-	const char *code;  /* stable, static: "syntax.unexpected-token", "leash.dir-slash", ... */
-	char *message;	   /* short, lower case */
-	char *hint;	   /* or NULL */
-	char *policy_id;   /* or NULL when not inside a policy */
-	unsigned line;	   /* 1-based */
-	unsigned col;	   /* 1-based, in characters */
-	unsigned width;	   /* characters underlined, >= 1 */
-	size_t off, len;   /* byte range in the text */
+	const char *code; /* stable, static: "syntax.unexpected-token", "leash.dir-slash", ... */
+	char *message; /* short, lower case */
+	char *hint; /* or NULL */
+	char *policy_id; /* or NULL when not inside a policy */
+	unsigned line; /* 1-based */
+	unsigned col; /* 1-based, in characters */
+	unsigned width; /* characters underlined, >= 1 */
+	size_t off, len; /* byte range in the text */
 	char *source_line; /* the whole source line, without newline */
 };
 
@@ -153,7 +153,7 @@ struct cedar_response {
 	const char **reasons; /* ids of the policies that decided; point into the policy set */
 	size_t nreasons;
 	const char **errors; /* ids of the policies whose evaluation errored */
-	char **messages;     /* one message per errors[i] */
+	char **messages; /* one message per errors[i] */
 	size_t nerrors;
 	char *error; /* why the request itself was rejected (-EINVAL), else NULL */
 };
@@ -183,15 +183,15 @@ int cedar_authorize_open(const struct cedar_policy_set *ps, struct cedar_entitie
 
 enum cedar_target_op {
 	CEDAR_TARGET_ANY, /* every resource */
-	CEDAR_TARGET_EQ,  /* exactly this entity */
-	CEDAR_TARGET_IN,  /* this entity and everything in it (implied hierarchy) */
-	CEDAR_TARGET_IS,  /* every entity of this type */
+	CEDAR_TARGET_EQ, /* exactly this entity */
+	CEDAR_TARGET_IN, /* this entity and everything in it (implied hierarchy) */
+	CEDAR_TARGET_IS, /* every entity of this type */
 };
 
 struct cedar_target {
 	enum cedar_target_op op;
 	const char *type; /* NULL for ANY */
-	const char *id;	  /* NULL for ANY and IS */
+	const char *id; /* NULL for ANY and IS */
 };
 
 struct cedar_rule {
@@ -230,7 +230,7 @@ void cedar_rules_free(struct cedar_rules *r);
 struct cedar_candidate {
 	char *label; /* text to insert */
 	const char
-	    *kind;    /* "keyword", "action", "entityType", "resource", "contextKey", "variable" */
+		*kind; /* "keyword", "action", "entityType", "resource", "contextKey", "variable" */
 	char *detail; /* or NULL */
 };
 

@@ -18,7 +18,7 @@
 extern const char *const cedar_leash_actions[];
 extern const char *const cedar_leash_types[];
 
-static const char *const context_keys[] = {"header", "value", NULL};
+static const char *const context_keys[] = { "header", "value", NULL };
 
 struct comp {
 	struct cedar_completion *out;
@@ -96,11 +96,11 @@ static bool tok_is(const char *src, const struct cedar_token *t, const char *w)
 int cedar_complete(const char *text, size_t len, size_t cursor, const char *const *known,
 		   struct cedar_completion *out)
 {
-	struct cedar_lexer lx = {text, cursor < len ? cursor : len, 0};
+	struct cedar_lexer lx = { text, cursor < len ? cursor : len, 0 };
 	struct cedar_token *toks = NULL, t;
 	size_t n = 0, cap = 0;
 	char *prefix = NULL;
-	struct comp c = {.out = out};
+	struct comp c = { .out = out };
 
 	memset(out, 0, sizeof(*out));
 	for (;;) {
@@ -195,10 +195,10 @@ int cedar_complete(const char *text, size_t len, size_t cursor, const char *cons
 	}
 	const struct cedar_token *prev = k > 0 ? &toks[k - 1] : NULL;
 	const struct cedar_token *prev2 = k > 1 ? &toks[k - 2] : NULL;
-	static const char *const vars[] = {"principal", "action", "resource", NULL};
-	static const char *const operand_vars[] = {"principal", "action", "resource", "context",
-						   "true",	"false",  NULL};
-	static const char *const ops[] = {"&&", "||", "==", "!=", "in", "has", "like", "is", NULL};
+	static const char *const vars[] = { "principal", "action", "resource", NULL };
+	static const char *const operand_vars[] = { "principal", "action", "resource", "context",
+						    "true",	 "false",  NULL };
+	static const char *const ops[] = { "&&", "||", "==", "!=", "in", "has", "like", "is", NULL };
 
 	switch (where) {
 	case TOP:

@@ -84,7 +84,7 @@ static bool copy_uid(struct cedar_arena *a, struct cedar_uid *u)
 	return copy_str(a, &u->type) && copy_str(a, &u->id);
 }
 
-static const struct cedar_value empty_record = {.t = CEDAR_V_RECORD};
+static const struct cedar_value empty_record = { .t = CEDAR_V_RECORD };
 
 struct cedar_entity *cedar_entities_put(struct cedar_entities *es, const struct cedar_uid *uid,
 					bool *existed)
@@ -161,7 +161,7 @@ static int acc_push(struct anc_acc *acc, const struct cedar_uid *u)
 
 void cedar_entities_seal(struct cedar_entities *es)
 {
-	struct anc_acc acc = {0};
+	struct anc_acc acc = { 0 };
 
 	if (!es || es->sealed)
 		return;
@@ -210,12 +210,12 @@ bool cedar_entities_in(const struct cedar_entities *es, const struct cedar_uid *
  * turned back into NUL when they become Cedar strings; input that already uses
  * U+10FFFE in a key reads it as NUL (documented limitation).
  */
-#define NUL_SENTINEL	 "\xf4\x8f\xbf\xbe"
+#define NUL_SENTINEL "\xf4\x8f\xbf\xbe"
 #define NUL_SENTINEL_ESC "\\udbff\\udffe"
 
 json_t *cedar_json_loads(const char *text, size_t len, json_error_t *je)
 {
-	struct cedar_buf b = {0};
+	struct cedar_buf b = { 0 };
 	size_t last = 0;
 
 	for (size_t i = 0; i < len; i++) {
@@ -290,8 +290,8 @@ static int json_uid(struct cedar_arena *a, const json_t *j, struct cedar_uid *u,
 		snprintf(err, errlen, "entity reference needs string \"type\" and \"id\"");
 		return -EINVAL;
 	}
-	struct cedar_str ts = {json_string_value(t), json_string_length(t)};
-	struct cedar_str is = {json_string_value(id), json_string_length(id)};
+	struct cedar_str ts = { json_string_value(t), json_string_length(t) };
+	struct cedar_str is = { json_string_value(id), json_string_length(id) };
 
 	if (a && (!copy_str(a, &ts) || !copy_str(a, &is)))
 		return -ENOMEM;
@@ -313,7 +313,7 @@ int cedar_value_from_json(struct cedar_arena *a, const json_t *j, const struct c
 		*out = cedar_value_long(a, json_integer_value(j));
 		return *out ? 0 : -ENOMEM;
 	case JSON_STRING: {
-		struct cedar_str s = {json_string_value(j), json_string_length(j)};
+		struct cedar_str s = { json_string_value(j), json_string_length(j) };
 
 		if (!copy_str(a, &s))
 			return -ENOMEM;

@@ -18,7 +18,7 @@
 #include "internal.h"
 
 static const struct cedar_value *fail(struct cedar_eval *ev, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
 static const struct cedar_value *fail(struct cedar_eval *ev, const char *fmt, ...)
 {
@@ -208,7 +208,7 @@ static const struct cedar_value *eval_attr(struct cedar_eval *ev, const struct c
 	const struct cedar_value *attrs = attrs_of(ev, v, &missing);
 
 	if (missing) {
-		struct cedar_buf b = {0};
+		struct cedar_buf b = { 0 };
 
 		cedar_value_print(&b, v);
 		fail(ev, "entity %.100s does not exist", b.p ? b.p : "?");

@@ -71,8 +71,8 @@ static int level(const struct cedar_expr *e)
 
 static bool is_ident(struct cedar_str s)
 {
-	static const char *const reserved[] = {"true", "false", "if",	"then", "else",
-					       "in",   "is",	"like", "has",	"__cedar"};
+	static const char *const reserved[] = { "true", "false", "if",	 "then", "else",
+						"in",	"is",	 "like", "has",	 "__cedar" };
 
 	if (s.n == 0 || !((s.p[0] >= 'a' && s.p[0] <= 'z') || (s.p[0] >= 'A' && s.p[0] <= 'Z') ||
 			  s.p[0] == '_'))
@@ -109,7 +109,7 @@ static void put_pattern(struct cedar_buf *b, const struct cedar_pattern *pat)
 	for (size_t i = 0; i <= pat->s.n; i++) {
 		if (i < pat->s.n && pat->s.p[i] != '*')
 			continue;
-		cedar_buf_escape(b, (struct cedar_str){pat->s.p + start, i - start});
+		cedar_buf_escape(b, (struct cedar_str){ pat->s.p + start, i - start });
 		if (i < pat->s.n)
 			cedar_buf_puts(b, pat->wild && (pat->wild[i / 8] >> (i % 8) & 1) ? "*"
 											 : "\\*");
@@ -168,7 +168,7 @@ static int unary_run(const struct cedar_expr *e)
 
 static void expr_inner(struct cedar_buf *b, const struct cedar_expr *e)
 {
-	static const char *const vars[] = {"principal", "action", "resource", "context"};
+	static const char *const vars[] = { "principal", "action", "resource", "context" };
 
 	switch (e->op) {
 	case X_LIT:
@@ -389,7 +389,7 @@ static void comments(struct cedar_buf *b, const struct cedar_str *c, size_t n)
 
 char *cedar_format(const struct cedar_policy_set *ps)
 {
-	struct cedar_buf b = {0};
+	struct cedar_buf b = { 0 };
 
 	for (size_t i = 0; i < ps->n; i++) {
 		if (i)

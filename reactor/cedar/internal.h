@@ -26,7 +26,7 @@ struct cedar_arena_chunk;
 struct cedar_arena {
 	struct cedar_arena_chunk *head;
 	size_t used; /* bytes used in head */
-	size_t cap;  /* capacity of head */
+	size_t cap; /* capacity of head */
 };
 
 void *cedar_arena_alloc(struct cedar_arena *a, size_t n);
@@ -48,7 +48,7 @@ static inline bool cedar_str_eq(struct cedar_str a, struct cedar_str b)
 int cedar_str_cmp(struct cedar_str a, struct cedar_str b);
 static inline struct cedar_str cedar_cstr(const char *s)
 {
-	return (struct cedar_str){s, __builtin_strlen(s)};
+	return (struct cedar_str){ s, __builtin_strlen(s) };
 }
 
 /* A growable heap buffer for text output (formatter, messages, JSON). */
@@ -60,7 +60,7 @@ struct cedar_buf {
 void cedar_buf_put(struct cedar_buf *b, const char *s, size_t n);
 void cedar_buf_puts(struct cedar_buf *b, const char *s);
 void cedar_buf_printf(struct cedar_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 /* Appends s as the body of a Cedar string literal (escaped, without quotes). */
 void cedar_buf_escape(struct cedar_buf *b, struct cedar_str s);
 char *cedar_buf_steal(struct cedar_buf *b); /* NUL-terminated, caller frees */
@@ -220,7 +220,7 @@ int cedar_unescape(struct cedar_arena *a, const char *src, size_t n, bool patter
 
 enum cedar_op {
 	X_LIT,
-	X_VAR,	/* var: 0 principal 1 action 2 resource 3 context */
+	X_VAR, /* var: 0 principal 1 action 2 resource 3 context */
 	X_SLOT, /* template slot: rejected at parse time, kept for completion */
 	X_AND,
 	X_OR,
@@ -236,9 +236,9 @@ enum cedar_op {
 	X_SUB,
 	X_MUL,
 	X_IN,
-	X_HAS,	/* a has name */
+	X_HAS, /* a has name */
 	X_LIKE, /* a like pattern */
-	X_IS,	/* a is name [in b] */
+	X_IS, /* a is name [in b] */
 	X_ATTR, /* a.name or a["name"] */
 	X_IF,
 	X_SET,
@@ -266,10 +266,10 @@ struct cedar_expr {
 	uint32_t off, end; /* source range */
 	const struct cedar_expr *a, *b, *c;
 	const struct cedar_value *lit; /* X_LIT */
-	int var;		       /* X_VAR */
-	struct cedar_str name;	       /* X_HAS/X_ATTR attribute, X_IS type */
-	bool quoted;		       /* X_ATTR written a["x"], X_HAS written a has "x" */
-	struct cedar_pattern pat;      /* X_LIKE */
+	int var; /* X_VAR */
+	struct cedar_str name; /* X_HAS/X_ATTR attribute, X_IS type */
+	bool quoted; /* X_ATTR written a["x"], X_HAS written a has "x" */
+	struct cedar_pattern pat; /* X_LIKE */
 	const struct cedar_expr **items;
 	struct cedar_str *keys; /* X_RECORD keys, X_HAS path */
 	size_t n;
@@ -288,7 +288,7 @@ enum cedar_scope_op {
 struct cedar_scope {
 	enum cedar_scope_op op;
 	struct cedar_str type; /* IS, IS_IN */
-	struct cedar_uid uid;  /* EQ, IN, IS_IN */
+	struct cedar_uid uid; /* EQ, IN, IS_IN */
 	struct cedar_uid *set; /* IN_SET */
 	size_t n;
 	uint32_t off, end;
@@ -313,7 +313,7 @@ struct cedar_policy {
 	size_t nann;
 	struct cedar_cond *conds;
 	size_t nconds;
-	uint32_t off, end;	    /* from the first annotation to the ';' */
+	uint32_t off, end; /* from the first annotation to the ';' */
 	struct cedar_str *comments; /* '//' comments before the policy, in order */
 	size_t ncomments;
 };
@@ -365,6 +365,6 @@ int cedar_authorize_values(const struct cedar_policy_set *ps, struct cedar_entit
 void cedar_diag_add(struct cedar_diags *d, const char *src, size_t srclen, uint32_t off,
 		    uint32_t len, enum cedar_severity sev, const char *code, const char *hint,
 		    const char *policy_id, const char *fmt, ...)
-    __attribute__((format(printf, 10, 11)));
+	__attribute__((format(printf, 10, 11)));
 
 #endif

@@ -25,7 +25,7 @@
 #include "internal.h"
 
 #define AST_MAX_DEPTH 1000
-#define MAX_ERRORS    100
+#define MAX_ERRORS 100
 
 struct parser {
 	const char *src;
@@ -58,8 +58,8 @@ enum {
 	R_NONE
 };
 
-static const char *const reserved[] = {"true", "false", "if",	"then", "else",
-				       "in",   "is",	"like", "has"};
+static const char *const reserved[] = { "true", "false", "if",	 "then", "else",
+					"in",	"is",	 "like", "has" };
 
 static int tok_reserved(const struct parser *p, const struct cedar_token *t)
 {
@@ -86,7 +86,7 @@ static struct cedar_str tok_str(struct parser *p, const struct cedar_token *t)
 	char *s = alloc(p, t->len + 1);
 
 	memcpy(s, p->src + t->off, t->len);
-	return (struct cedar_str){s, t->len};
+	return (struct cedar_str){ s, t->len };
 }
 
 /* --- errors --------------------------------------------------------------- */
@@ -186,7 +186,7 @@ static void next(struct parser *p)
 					p->capcom = cap;
 				}
 				p->comoff[p->ncom] = i;
-				p->com[p->ncom++] = (struct cedar_str){p->src + i, e - i};
+				p->com[p->ncom++] = (struct cedar_str){ p->src + i, e - i };
 				i = e;
 			}
 		}
@@ -278,8 +278,8 @@ static struct cedar_str parse_path(struct parser *p)
 		next(p);
 	}
 	/* copy without the whitespace Cedar allows around '::' */
-	struct cedar_buf b = {0};
-	struct cedar_lexer lx = {p->src, p->prev.off + p->prev.len, start};
+	struct cedar_buf b = { 0 };
+	struct cedar_lexer lx = { p->src, p->prev.off + p->prev.len, start };
 	struct cedar_token t;
 
 	for (;;) {
@@ -294,7 +294,7 @@ static struct cedar_str parse_path(struct parser *p)
 		err_at(p, start, 1, "internal.oom", NULL, "out of memory");
 		fail(p);
 	}
-	struct cedar_str r = {cedar_arena_strndup(p->a, s, strlen(s)), strlen(s)};
+	struct cedar_str r = { cedar_arena_strndup(p->a, s, strlen(s)), strlen(s) };
 
 	free(s);
 	return r;
@@ -302,7 +302,7 @@ static struct cedar_str parse_path(struct parser *p)
 
 static struct cedar_str parse_string(struct parser *p, bool pattern, uint8_t **wild)
 {
-	struct cedar_str s = {"", 0};
+	struct cedar_str s = { "", 0 };
 	size_t bo, bl;
 
 	if (p->tok.t != T_STRING)
@@ -310,10 +310,9 @@ static struct cedar_str parse_string(struct parser *p, bool pattern, uint8_t **w
 	int rc = cedar_unescape(p->a, p->src + p->tok.off, p->tok.len, pattern, &s, wild, &bo, &bl);
 
 	if (rc == -EINVAL)
-		err_at(
-		    p, p->tok.off + bo, bl, "syntax.invalid-escape",
-		    "valid escapes: \\n \\r \\t \\\\ \\0 \\' \\\" \\xHH (up to 7F) \\u{H..H}, and \\* in like patterns",
-		    "invalid escape '%.*s'", (int)bl, p->src + p->tok.off + bo);
+		err_at(p, p->tok.off + bo, bl, "syntax.invalid-escape",
+		       "valid escapes: \\n \\r \\t \\\\ \\0 \\' \\\" \\xHH (up to 7F) \\u{H..H}, and \\* in like patterns",
+		       "invalid escape '%.*s'", (int)bl, p->src + p->tok.off + bo);
 	else if (rc < 0)
 		fail(p);
 	next(p);
@@ -406,7 +405,7 @@ static const struct cedar_expr *lit(struct parser *p, uint32_t off, const struct
 
 static const struct cedar_expr **parse_list(struct parser *p, enum cedar_tok close, size_t *n)
 {
-	struct vec v = {0};
+	struct vec v = { 0 };
 
 	while (p->tok.t != close) {
 		vec_push(p, &v, (void *)parse_expr(p));
@@ -432,7 +431,7 @@ static unsigned list_depth(const struct cedar_expr *const *v, size_t n)
 
 static const struct cedar_expr *parse_record(struct parser *p, uint32_t off)
 {
-	struct vec keys = {0}, vals = {0};
+	struct vec keys = { 0 }, vals = { 0 };
 
 	next(p); /* '{' */
 	while (p->tok.t != T_RBRACE) {
@@ -475,7 +474,7 @@ static const struct cedar_expr *parse_record(struct parser *p, uint32_t off)
 
 static bool is_ext_function(struct cedar_str name)
 {
-	static const char *const fns[] = {"ip", "decimal", "datetime", "duration"};
+	static const char *const fns[] = { "ip", "decimal", "datetime", "duration" };
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
 		if (cedar_str_eq(name, cedar_cstr(fns[i])))
@@ -568,7 +567,7 @@ static const struct cedar_expr *parse_primary(struct parser *p)
 		unexpected(p, "an expression", NULL);
 	}
 
-	static const char *const vars[] = {"principal", "action", "resource", "context"};
+	static const char *const vars[] = { "principal", "action", "resource", "context" };
 	struct cedar_token t = p->tok;
 	struct cedar_token nt = peek(p);
 
@@ -582,10 +581,9 @@ static const struct cedar_expr *parse_primary(struct parser *p)
 				return e;
 			}
 		}
-		err_at(
-		    p, t.off, t.len, "syntax.invalid-variable",
-		    "the variables are principal, action, resource and context; entity literals look like Type::\"id\"",
-		    "unknown variable '%.*s'", (int)t.len, p->src + t.off);
+		err_at(p, t.off, t.len, "syntax.invalid-variable",
+		       "the variables are principal, action, resource and context; entity literals look like Type::\"id\"",
+		       "unknown variable '%.*s'", (int)t.len, p->src + t.off);
 		fail(p);
 	}
 	struct cedar_str path = parse_path(p);
@@ -609,13 +607,13 @@ static const struct cedar_expr *parse_primary(struct parser *p)
 static bool is_ext_method(struct cedar_str name)
 {
 	static const char *const m[] = {
-	    "isIpv4",	       "isIpv6",	"isLoopback",
-	    "isMulticast",     "isInRange",	"lessThan",
-	    "lessThanOrEqual", "greaterThan",	"greaterThanOrEqual",
-	    "offset",	       "durationSince", "toDate",
-	    "toTime",	       "toDays",	"toHours",
-	    "toMinutes",       "toSeconds",	"toMilliseconds",
-	    "getTag",	       "hasTag",
+		"isIpv4",	   "isIpv6",	    "isLoopback",
+		"isMulticast",	   "isInRange",	    "lessThan",
+		"lessThanOrEqual", "greaterThan",   "greaterThanOrEqual",
+		"offset",	   "durationSince", "toDate",
+		"toTime",	   "toDays",	    "toHours",
+		"toMinutes",	   "toSeconds",	    "toMilliseconds",
+		"getTag",	   "hasTag",
 	};
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		if (cedar_str_eq(name, cedar_cstr(m[i])))
@@ -631,10 +629,10 @@ static const struct cedar_expr *parse_method(struct parser *p, const struct ceda
 		enum cedar_op op;
 		size_t nargs;
 	} methods[] = {
-	    {"contains", X_CONTAINS, 1},
-	    {"containsAll", X_CONTAINS_ALL, 1},
-	    {"containsAny", X_CONTAINS_ANY, 1},
-	    {"isEmpty", X_IS_EMPTY, 0},
+		{ "contains", X_CONTAINS, 1 },
+		{ "containsAll", X_CONTAINS_ALL, 1 },
+		{ "containsAny", X_CONTAINS_ANY, 1 },
+		{ "isEmpty", X_IS_EMPTY, 0 },
 	};
 	struct cedar_str name = tok_str(p, &nt);
 	size_t nargs;
@@ -746,7 +744,7 @@ static const struct cedar_expr *parse_unary(struct parser *p)
 			       "integer literal '%.*s' is too large", (int)llen, p->src + loff);
 		next(p);
 		const struct cedar_expr *e =
-		    lit(p, offs[n - 1], cedar_value_long(p->a, big ? 0 : (int64_t)(0 - v)));
+			lit(p, offs[n - 1], cedar_value_long(p->a, big ? 0 : (int64_t)(0 - v)));
 
 		n--;
 		if (p->tok.t == T_DOT || p->tok.t == T_LBRACKET) {
@@ -847,7 +845,7 @@ static const struct cedar_expr *parse_has(struct parser *p, const struct cedar_e
 			fail(p);
 		}
 	} else if (p->tok.t == T_IDENT) {
-		struct vec v = {0};
+		struct vec v = { 0 };
 
 		for (;;) {
 			if (p->tok.t != T_IDENT)
@@ -999,7 +997,7 @@ static void check_action_uid(struct parser *p, const struct cedar_uid *u, uint32
 
 static void parse_scope(struct parser *p, struct cedar_scope *s, int var)
 {
-	static const char *const names[] = {"principal", "action", "resource"};
+	static const char *const names[] = { "principal", "action", "resource" };
 
 	s->off = p->tok.off;
 	if (!tok_is(p, names[var])) {
@@ -1007,8 +1005,8 @@ static void parse_scope(struct parser *p, struct cedar_scope *s, int var)
 
 		snprintf(what, sizeof(what), "'%s'", names[var]);
 		unexpected(
-		    p, what,
-		    "the scope is (principal [..], action [..], resource [..]) in that order");
+			p, what,
+			"the scope is (principal [..], action [..], resource [..]) in that order");
 	}
 	next(p);
 	s->op = CEDAR_SCOPE_ANY;
@@ -1079,7 +1077,7 @@ static void parse_scope(struct parser *p, struct cedar_scope *s, int var)
 
 static void parse_annotations(struct parser *p, struct cedar_policy *pol)
 {
-	struct vec v = {0};
+	struct vec v = { 0 };
 
 	while (p->tok.t == T_AT) {
 		struct cedar_annotation *an = alloc(p, sizeof(*an));
@@ -1135,11 +1133,11 @@ static void parse_policy(struct parser *p, struct cedar_policy *pol)
 	if (p->tok.t != T_RPAREN)
 		unexpected(p, "')'",
 			   p->tok.t == T_IDENT && tok_reserved(p, &p->tok) == R_NONE
-			       ? "conditions go after the scope: permit (..) when { .. };"
-			       : NULL);
+				   ? "conditions go after the scope: permit (..) when { .. };"
+				   : NULL);
 	next(p);
 
-	struct vec v = {0};
+	struct vec v = { 0 };
 
 	while (tok_is(p, "when") || tok_is(p, "unless")) {
 		struct cedar_cond *c = alloc(p, sizeof(*c));
@@ -1241,8 +1239,8 @@ static void attach_comments(struct parser *p, struct cedar_policy_set *ps)
 			pol->ncomments = 0;
 	}
 	ps->ntrailing = p->ncom - c;
-	ps->trailing_comments =
-	    cedar_arena_memdup(p->a, p->com + c, ps->ntrailing * sizeof(*ps->trailing_comments));
+	ps->trailing_comments = cedar_arena_memdup(p->a, p->com + c,
+						   ps->ntrailing * sizeof(*ps->trailing_comments));
 	if (!ps->trailing_comments)
 		ps->ntrailing = 0;
 }

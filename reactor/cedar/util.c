@@ -340,13 +340,14 @@ json_t *cedar_diags_json(const struct cedar_diags *d)
 		const struct cedar_diag *g = &d->v[i];
 
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:s}",
-				   "severity", g->severity == CEDAR_SEV_ERROR ? "error" : "warning",
-				   "code", g->code, "message", g->message, "hint", g->hint,
-				   "policy", g->policy_id, "line", (json_int_t)g->line, "column",
-				   (json_int_t)g->col, "width", (json_int_t)g->width, "offset",
-				   (json_int_t)g->off, "length", (json_int_t)g->len, "source",
-				   g->source_line ? g->source_line : ""));
+			arr,
+			json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:s}",
+				  "severity", g->severity == CEDAR_SEV_ERROR ? "error" : "warning",
+				  "code", g->code, "message", g->message, "hint", g->hint, "policy",
+				  g->policy_id, "line", (json_int_t)g->line, "column",
+				  (json_int_t)g->col, "width", (json_int_t)g->width, "offset",
+				  (json_int_t)g->off, "length", (json_int_t)g->len, "source",
+				  g->source_line ? g->source_line : ""));
 	}
 	return arr;
 }

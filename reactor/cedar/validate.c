@@ -40,13 +40,13 @@ static const struct {
 	const char *name;
 	unsigned resources; /* the resource types its requests carry */
 } actions[] = {
-    {"FileOpen", R_FILE | R_DIR},
-    {"FileOpenReadOnly", R_FILE | R_DIR},
-    {"FileOpenReadWrite", R_FILE | R_DIR},
-    {"ProcessExec", R_FILE | R_DIR},
-    {"NetworkConnect", R_HOST},
-    {"HttpRewrite", R_HOST},
-    {"McpCall", R_SERVER | R_TOOL},
+	{ "FileOpen", R_FILE | R_DIR },
+	{ "FileOpenReadOnly", R_FILE | R_DIR },
+	{ "FileOpenReadWrite", R_FILE | R_DIR },
+	{ "ProcessExec", R_FILE | R_DIR },
+	{ "NetworkConnect", R_HOST },
+	{ "HttpRewrite", R_HOST },
+	{ "McpCall", R_SERVER | R_TOOL },
 };
 
 #define NACTIONS (sizeof(actions) / sizeof(actions[0]))
@@ -55,14 +55,15 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } types[] = {
-    {"File", R_FILE},	       {"Dir", R_DIR},	      {"Host", R_HOST},
-    {"MCP::Server", R_SERVER}, {"MCP::Tool", R_TOOL},
+	{ "File", R_FILE },	     { "Dir", R_DIR },	      { "Host", R_HOST },
+	{ "MCP::Server", R_SERVER }, { "MCP::Tool", R_TOOL },
 };
 
-const char *const cedar_leash_actions[] = {
-    "FileOpen",	      "FileOpenReadOnly", "FileOpenReadWrite", "ProcessExec",
-    "NetworkConnect", "HttpRewrite",	  "McpCall",	       NULL};
-const char *const cedar_leash_types[] = {"File", "Dir", "Host", "MCP::Server", "MCP::Tool", NULL};
+const char *const cedar_leash_actions[] = { "FileOpen",		 "FileOpenReadOnly",
+					    "FileOpenReadWrite", "ProcessExec",
+					    "NetworkConnect",	 "HttpRewrite",
+					    "McpCall",		 NULL };
+const char *const cedar_leash_types[] = { "File", "Dir", "Host", "MCP::Server", "MCP::Tool", NULL };
 
 struct vctx {
 	const struct cedar_policy *pol;
@@ -77,7 +78,7 @@ struct vctx {
 
 static void report(struct vctx *v, uint32_t off, uint32_t end, enum cedar_severity sev,
 		   const char *code, const char *hint, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+	__attribute__((format(printf, 7, 8)));
 
 static void report(struct vctx *v, uint32_t off, uint32_t end, enum cedar_severity sev,
 		   const char *code, const char *hint, const char *fmt, ...)
@@ -118,8 +119,8 @@ static void check_action(struct vctx *v, const struct cedar_uid *u, uint32_t off
 				 actions[k].name);
 	if (!hint[0])
 		snprintf(
-		    hint, sizeof(hint),
-		    "leash's actions: FileOpen, FileOpenReadOnly, FileOpenReadWrite, ProcessExec, NetworkConnect, HttpRewrite, McpCall");
+			hint, sizeof(hint),
+			"leash's actions: FileOpen, FileOpenReadOnly, FileOpenReadWrite, ProcessExec, NetworkConnect, HttpRewrite, McpCall");
 	v->action_res = ~0u; /* do not pile mismatch errors on an unknown action */
 	report(v, off, end, CEDAR_SEV_ERROR, "leash.unknown-action", hint,
 	       "unknown action %.*s::\"%.*s\"", (int)u->type.n, u->type.p,
@@ -302,10 +303,9 @@ static void check_entity(struct vctx *v, const struct cedar_uid *u, uint32_t off
 	case R_HOST:
 		switch (check_host(id)) {
 		case 1:
-			report(
-			    v, off, end, CEDAR_SEV_ERROR, "leash.bad-host",
-			    "hosts look like api.example.com, api.example.com:443, 10.0.0.1, *.example.com or *",
-			    "malformed host '%.*s'", (int)(id.n > 80 ? 80 : id.n), id.p);
+			report(v, off, end, CEDAR_SEV_ERROR, "leash.bad-host",
+			       "hosts look like api.example.com, api.example.com:443, 10.0.0.1, *.example.com or *",
+			       "malformed host '%.*s'", (int)(id.n > 80 ? 80 : id.n), id.p);
 			break;
 		case 2:
 			report(v, off, end, CEDAR_SEV_WARNING, "leash.host-case",
@@ -383,7 +383,7 @@ int cedar_validate(const struct cedar_policy_set *ps, const char *text, size_t l
 
 	for (size_t i = 0; i < ps->n; i++) {
 		const struct cedar_policy *p = &ps->pol[i];
-		struct vctx v = {.pol = p, .text = text, .len = len, .d = d};
+		struct vctx v = { .pol = p, .text = text, .len = len, .d = d };
 		const struct cedar_scope *a = &p->action, *r = &p->resource;
 		bool rewrite = false;
 
@@ -411,10 +411,9 @@ int cedar_validate(const struct cedar_policy_set *ps, const char *text, size_t l
 		for (size_t k = 0; k < p->nconds; k++)
 			walk(&v, p->conds[k].e, false);
 		if (rewrite && !p->forbid && (!v.saw_header || !v.saw_value))
-			report(
-			    &v, p->off, p->off + 6, CEDAR_SEV_ERROR, "leash.rewrite-context",
-			    "when { context.header == \"Authorization\" && context.value == \"Bearer ...\" }",
-			    "HttpRewrite needs context.header and context.value in its condition");
+			report(&v, p->off, p->off + 6, CEDAR_SEV_ERROR, "leash.rewrite-context",
+			       "when { context.header == \"Authorization\" && context.value == \"Bearer ...\" }",
+			       "HttpRewrite needs context.header and context.value in its condition");
 		errors += v.errors;
 	}
 	return errors;

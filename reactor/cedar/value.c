@@ -10,8 +10,8 @@
 
 #include "internal.h"
 
-const struct cedar_value cedar_true = {.t = CEDAR_V_BOOL, .b = true};
-const struct cedar_value cedar_false = {.t = CEDAR_V_BOOL, .b = false};
+const struct cedar_value cedar_true = { .t = CEDAR_V_BOOL, .b = true };
+const struct cedar_value cedar_false = { .t = CEDAR_V_BOOL, .b = false };
 
 uint64_t cedar_uid_hash(struct cedar_str type, struct cedar_str id)
 {
@@ -191,7 +191,7 @@ const struct cedar_value *cedar_value_entity(struct cedar_arena *a, struct cedar
 
 const char *cedar_vtype_name(enum cedar_vtype t)
 {
-	static const char *const names[] = {"bool", "long", "string", "entity", "set", "record"};
+	static const char *const names[] = { "bool", "long", "string", "entity", "set", "record" };
 
 	return names[t];
 }
