@@ -10,4 +10,7 @@ struct embedded {
 /* The files of schema/ (*.sql) in file-name order, ended by a { NULL, NULL } entry. */
 extern const struct embedded schema_files[];
 
+/* reactor/default-policy.cedar, one entry. */
+extern const struct embedded default_policy_files[];
+
 #endif

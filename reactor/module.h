@@ -18,6 +18,8 @@
 
 #include "record.h"
 
+struct policy;
+
 struct module {
 	const char *name;
 	/* The session cgroup exists, the command does not yet: load and
@@ -28,8 +30,18 @@ struct module {
 	int (*session_ready)(char *err, size_t errlen);
 	/* The command has exited: collect what is still in flight. */
 	void (*session_end)(void);
-	/* The mode changed (record, shadow, enforce). */
-	void (*set_mode)(enum mode m);
+	/* A policy and mode are about to take effect (at start, or a live
+	 * change): compile what this module's enforcement point needs into
+	 * *STAGED without touching what is in force. Something the point
+	 * cannot enforce exactly in enforce mode is an error (in ERR), which
+	 * rejects the change for every module; in record and shadow mode it
+	 * is reported, not fatal. See policy.h. */
+	int (*policy_prepare)(const struct policy *p, enum mode m, void **staged, char *err,
+			      size_t errlen);
+	/* Put STAGED in force; cannot fail. */
+	void (*policy_commit)(void *staged);
+	/* Drop STAGED: another module refused the change. */
+	void (*policy_abort)(void *staged);
 	/* Events this module could not deliver (kernel ring buffer full...). */
 	uint64_t (*lost)(void);
 	/* Release everything. Called even when session_start failed. */
