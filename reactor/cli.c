@@ -25,6 +25,8 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  --mode MODE          record (default), shadow or enforce\n"
+	"  --allow-degraded     in enforce mode, run even if some action cannot be enforced\n"
+	"  --name NAME          the agent's name in policies (default: the command's name)\n"
 	"  --policy FILE        Cedar policy (default: the embedded policy)\n"
 	"  --db FILE            audit database (default: $XDG_DATA_HOME/leash/leash.db\n"
 	"                       of the invoking user)\n"
@@ -43,6 +45,8 @@ static const char usage_text[] =
 
 enum {
 	OPT_MODE = 256,
+	OPT_NAME,
+	OPT_DEGRADED,
 	OPT_POLICY,
 	OPT_DB,
 	OPT_LISTEN,
@@ -52,6 +56,8 @@ enum {
 
 static const struct option long_options[] = {
 	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "allow-degraded", no_argument, NULL, OPT_DEGRADED },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -70,14 +76,25 @@ static int check_mode(const char *v, struct config *cfg, char *err, size_t errle
 		snprintf(err, errlen, "--mode: '%s' is not one of record, shadow, enforce", v);
 		return -EINVAL;
 	}
-	/* Fail closed: a mode that cannot be honoured is refused, never
-	 * quietly downgraded to recording. */
-	if (cfg->mode != MODE_RECORD) {
-		snprintf(
-			err, errlen,
-			"--mode %s: this build cannot evaluate or enforce policy yet; only 'record' works",
-			v);
-		return -ENOTSUP;
+	return 0;
+}
+
+/* An agent name is a Cedar entity id in our events and the UI: printable,
+ * no quotes or backslashes, so it reads the same everywhere. */
+static int check_name(const char *v, char *err, size_t errlen)
+{
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!isgraph((unsigned char)v[i]) || v[i] == '"' || v[i] == '\\') {
+			n = 0;
+			break;
+		}
+	}
+	if (n == 0 || n > 64) {
+		snprintf(err, errlen,
+			 "--name: '%s' is not 1-64 printable characters without quotes", v);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -282,6 +299,13 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, char *err, 
 		switch (c) {
 		case OPT_MODE:
 			rc = check_mode(optarg, cfg, err, errlen);
+			break;
+		case OPT_NAME:
+			rc = check_name(optarg, err, errlen);
+			cfg->name = optarg;
+			break;
+		case OPT_DEGRADED:
+			cfg->allow_degraded = true;
 			break;
 		case OPT_POLICY:
 			rc = check_file("--policy", optarg, err, errlen);

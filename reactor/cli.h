@@ -6,6 +6,8 @@
 #ifndef LEASH_CLI_H
 #define LEASH_CLI_H
 
+#include <stdbool.h>
+
 #include "record.h"
 #include "log.h"
 #include "sandbox.h"
@@ -17,6 +19,8 @@ struct config {
 	const char *policy; /* NULL: the embedded default */
 	const char *db; /* NULL: the per-user default */
 	const char *listen; /* HOST:PORT of the control server */
+	const char *name; /* the agent's name (principal Agent::"NAME"); NULL: from the command */
+	bool allow_degraded; /* enforce what can be enforced, report the rest */
 	char **env; /* KEY=VALUE for the command, from -e */
 	int nenv;
 	struct volume *volumes;

@@ -22,6 +22,10 @@ struct policy;
 
 struct module {
 	const char *name;
+	/* The Cedar actions this module enforces (NULL-terminated). In enforce
+	 * mode, an action without an enforcer refuses the mode (or, with
+	 * --allow-degraded, is reported as degraded). */
+	const char *const *enforces;
 	/* The session cgroup exists, the command does not yet: load and
 	 * attach whatever must see the command's first instruction. */
 	int (*session_start)(char *err, size_t errlen);

@@ -22,6 +22,8 @@ static struct policy *current;
 static enum mode mode = MODE_RECORD;
 static char *agent;
 static uint64_t generations;
+static bool allow_degraded;
+static json_t *degraded;
 
 /* ---- building a policy ------------------------------------------------- */
 
@@ -183,8 +185,11 @@ void policy_free(struct policy *p)
 
 /* ---- what is in force -------------------------------------------------- */
 
-void policy_init(const char *agent_name, struct policy *p, enum mode m)
+void policy_init(const char *agent_name, struct policy *p, enum mode m, bool degraded_ok)
 {
+	allow_degraded = degraded_ok;
+	json_decref(degraded);
+	degraded = json_array();
 	free(agent);
 	agent = strdup(agent_name);
 	policy_free(current);
@@ -200,6 +205,13 @@ void policy_fini(void)
 	current = NULL;
 	free(agent);
 	agent = NULL;
+	json_decref(degraded);
+	degraded = NULL;
+}
+
+const json_t *policy_degraded(void)
+{
+	return degraded;
 }
 
 const struct policy *policy_current(void)
@@ -237,6 +249,45 @@ static void publish_change(const char *kind, const char *by, enum mode old_mode)
 	reactor_publish(r);
 }
 
+static bool enforced_by_a_module(const char *action)
+{
+	for (size_t i = 0; i < modules_count; i++)
+		for (const char *const *a = modules[i]->enforces; a && *a; a++)
+			if (strcmp(*a, action) == 0)
+				return true;
+	return false;
+}
+
+/* Enforce mode needs an enforcer for the kernel-level actions (default
+ * deny applies to them whatever the policy says) and for every other action
+ * the policy mentions. Fills NEEDED with what is missing; returns how many. */
+static size_t missing_enforcers(const struct policy *p, json_t *missing)
+{
+	static const struct {
+		const char *action;
+		bool always;
+	} vocab[] = {
+		{ "FileOpen", true },	       { "FileOpenReadOnly", true },
+		{ "FileOpenReadWrite", true }, { "ProcessExec", true },
+		{ "NetworkConnect", true },    { "HttpRewrite", false },
+		{ "McpCall", false },
+	};
+
+	for (size_t i = 0; i < sizeof(vocab) / sizeof(vocab[0]); i++) {
+		struct cedar_rules rules = { 0 };
+		bool needed = vocab[i].always;
+
+		if (enforced_by_a_module(vocab[i].action))
+			continue;
+		if (!needed && cedar_rules_for_action(p->ps, vocab[i].action, &rules) == 0)
+			needed = rules.n > 0;
+		cedar_rules_free(&rules);
+		if (needed)
+			json_array_append_new(missing, json_string(vocab[i].action));
+	}
+	return json_array_size(missing);
+}
+
 int policy_apply(struct policy *p, enum mode m, const char *by, char *err, size_t errlen)
 {
 	const struct policy *cand = p ? p : current;
@@ -245,8 +296,26 @@ int policy_apply(struct policy *p, enum mode m, const char *by, char *err, size_
 	size_t i;
 	int rc = 0;
 
+	json_t *missing = json_array();
+
 	if (modules_count > sizeof(staged) / sizeof(staged[0]))
 		abort(); /* our own table outgrew this function */
+	if (!missing) {
+		policy_free(p);
+		return -ENOMEM;
+	}
+	if (m == MODE_ENFORCE && missing_enforcers(cand, missing) && !allow_degraded) {
+		char *list = json_dumps(missing, JSON_COMPACT);
+
+		snprintf(
+			err, errlen,
+			"enforce mode: nothing in this build enforces %s (run with --allow-degraded to enforce the rest)",
+			list ? list : "some actions");
+		free(list);
+		json_decref(missing);
+		policy_free(p);
+		return -ENOTSUP;
+	}
 	for (i = 0; i < modules_count; i++) {
 		if (!modules[i]->policy_prepare)
 			continue;
@@ -258,6 +327,7 @@ int policy_apply(struct policy *p, enum mode m, const char *by, char *err, size_
 		while (i-- > 0)
 			if (modules[i]->policy_abort && staged[i])
 				modules[i]->policy_abort(staged[i]);
+		json_decref(missing);
 		policy_free(p);
 		return rc;
 	}
@@ -273,6 +343,16 @@ int policy_apply(struct policy *p, enum mode m, const char *by, char *err, size_
 	}
 	mode = m;
 	bus_set_mode(m);
+	json_decref(degraded);
+	degraded = m == MODE_ENFORCE ? missing : json_array();
+	if (m != MODE_ENFORCE)
+		json_decref(missing);
+	if (json_array_size(degraded)) {
+		char *list = json_dumps(degraded, JSON_COMPACT);
+
+		log_warn("enforce mode is degraded: nothing enforces %s", list ? list : "?");
+		free(list);
+	}
 	if (p)
 		publish_change("policy.change", by, old_mode);
 	if (m != old_mode)

@@ -62,7 +62,7 @@ void policy_free(struct policy *p);
 
 /* Set up the session's principal and first policy and mode (before the
  * modules start; no module is asked). Takes ownership of P. */
-void policy_init(const char *agent_name, struct policy *p, enum mode m);
+void policy_init(const char *agent_name, struct policy *p, enum mode m, bool allow_degraded);
 void policy_fini(void);
 
 /* Makes candidate P (owned) and/or mode M the ones in force: NULL keeps
@@ -72,6 +72,9 @@ void policy_fini(void);
 int policy_apply(struct policy *p, enum mode m, const char *by, char *err, size_t errlen);
 
 const struct policy *policy_current(void);
+/* Actions the policy needs enforced that nothing in this build enforces,
+ * as a JSON array (borrowed; empty unless enforce mode runs degraded). */
+const json_t *policy_degraded(void);
 enum mode policy_mode(void);
 const char *policy_agent(void);
 

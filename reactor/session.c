@@ -9,6 +9,7 @@
  *  4. at the end: drain sources, write the end, kill the cgroup, remove it.
  * Any failure before GO ends the session with status 125 and nothing ran.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include "identity.h"
 #include "log.h"
 #include "module.h"
+#include "policy.h"
 #include "reactor.h"
 #include "reaper.h"
 #include "sandbox.h"
@@ -52,6 +54,7 @@ struct session {
 	struct event *sig[6];
 	int exit_status;
 	int cmd_status; /* wait status of the command, -1 if unknown */
+	bool policy_refused; /* the policy had errors: bad input, exit 2 */
 };
 
 static int make_uuid(char *out)
@@ -295,6 +298,65 @@ static int watch_signals(struct session *s)
 
 /* ---- set-up and tear-down --------------------------------------------- */
 
+/* The agent's name: --name, or the command's basename made safe for a
+ * Cedar id in events (anything odd becomes '_'). */
+static void agent_name(const struct config *cfg, char *out, size_t len)
+{
+	const char *base = cfg->name ? cfg->name : strrchr(cfg->argv[0], '/');
+	size_t n = 0;
+
+	base = cfg->name ? cfg->name : base ? base + 1 : cfg->argv[0];
+	for (; base[n] && n + 1 < len && n < 64; n++)
+		out[n] = (isgraph((unsigned char)base[n]) && base[n] != '"' && base[n] != '\\')
+				 ? base[n]
+				 : '_';
+	out[n] = '\0';
+	if (!n)
+		snprintf(out, len, "agent");
+}
+
+/* The policy file, or the embedded default for this workspace and home.
+ * A policy with errors is refused here, before anything exists; its
+ * diagnostics go to stderr. */
+static int load_policy(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	char cwd[PATH_MAX], name[80], *text = NULL;
+	struct policy *p;
+	size_t len = 0;
+	int rc;
+
+	if (cfg->policy) {
+		FILE *f = fopen(cfg->policy, "re");
+
+		if (!f || getdelim(&text, &len, '\0', f) < 0) {
+			log_err("--policy: cannot read '%s': %s", cfg->policy, strerror(errno));
+			if (f)
+				fclose(f);
+			free(text);
+			return -EIO;
+		}
+		fclose(f);
+		len = strlen(text);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		text = policy_default_text(cwd, s->id.home);
+		if (!text)
+			return -ENOMEM;
+		len = strlen(text);
+	}
+	rc = policy_build(text, len, cfg->policy ? cfg->policy : "(default)", &p, NULL, stderr);
+	free(text);
+	if (rc) {
+		log_err("the policy has errors; nothing was started");
+		return rc;
+	}
+	agent_name(cfg, name, sizeof(name));
+	policy_init(name, p, cfg->mode, cfg->allow_degraded);
+	return 0;
+}
+
 static int start_modules(struct session *s, char *err, size_t errlen)
 {
 	for (; s->started < modules_count; s->started++) {
@@ -364,6 +426,11 @@ static int setup(struct session *s, char *err, size_t errlen)
 	rc = resolve_db(s, err, errlen);
 	if (rc)
 		return rc;
+	rc = load_policy(s);
+	if (rc) {
+		s->policy_refused = true;
+		return rc;
+	}
 	rc = cgroup_create(&s->cg, s->uuid, err, errlen);
 	if (rc)
 		return rc;
@@ -389,7 +456,7 @@ static int setup(struct session *s, char *err, size_t errlen)
 		.uid = s->id.uid,
 		.gid = s->id.gid,
 		.mode = s->cfg->mode,
-		.policy = s->cfg->policy ? s->cfg->policy : "(default)",
+		.policy = policy_current()->origin,
 		.cgroup = s->cg.path,
 		.cgroup_id = s->cg.id,
 	};
@@ -397,7 +464,6 @@ static int setup(struct session *s, char *err, size_t errlen)
 	free(command);
 	if (rc || (rc = store_attach(s->store, reactor_base())))
 		return rc;
-	bus_set_mode(s->cfg->mode);
 
 	info = (struct session_info){
 		.uuid = s->uuid,
@@ -408,7 +474,11 @@ static int setup(struct session *s, char *err, size_t errlen)
 		.boot_to_wall_ns = boot_to_wall(),
 	};
 	reactor_set_session(&info);
-	return start_modules(s, err, errlen);
+	rc = start_modules(s, err, errlen);
+	if (rc)
+		return rc;
+	/* Every module compiles the first policy before the command exists. */
+	return policy_apply(NULL, s->cfg->mode, "start", err, errlen);
 }
 
 static int start_command(struct session *s, char *err, size_t errlen)
@@ -541,13 +611,16 @@ int session_run(const struct config *cfg)
 	if (!rc)
 		rc = start_command(&s, err, sizeof(err));
 	if (rc) {
-		log_err("%s", err[0] ? err : strerror(-rc));
-		s.exit_status = SESSION_SETUP_FAILED;
+		if (!s.policy_refused)
+			log_err("%s", err[0] ? err : strerror(-rc));
+		s.exit_status = s.policy_refused ? CLI_USAGE : SESSION_SETUP_FAILED;
 		teardown(&s);
-		return SESSION_SETUP_FAILED;
+		policy_fini();
+		return s.exit_status;
 	}
 	if (reactor_run() < 0)
 		log_err("the event loop failed");
 	teardown(&s);
+	policy_fini();
 	return s.exit_status;
 }

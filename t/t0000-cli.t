@@ -42,9 +42,18 @@ test_expect_success 'bad --mode values are refused' '
 	expect_usage_error "'\''bogus'\'' is not one of record, shadow, enforce" --mode bogus true
 '
 
-test_expect_success 'enforce and shadow are refused until enforcement exists (fail closed)' '
-	expect_usage_error "only '\''record'\'' works" --mode enforce true &&
-	expect_usage_error "only '\''record'\'' works" --mode shadow true
+test_expect_success 'bad --name values are refused' '
+	expect_usage_error "is not 1-64 printable characters" --name "a\"b" true &&
+	expect_usage_error "is not 1-64 printable characters" --name "" true
+'
+
+test_expect_success 'a policy with errors is refused with status 2, every error shown, nothing started' '
+	printf "permit (principal, action, resource)\nforbid (principal action, resource);\n" >bad.cedar &&
+	test_expect_code 2 "$LEASH" --db "$DB" --policy bad.cedar true 2>err &&
+	grep "bad.cedar:1:37: error\[syntax.missing-semicolon\]" err &&
+	grep "bad.cedar:2:19: error\[syntax.unexpected-token\]" err &&
+	grep "the policy has errors; nothing was started" err &&
+	test ! -e "$DB"
 '
 
 test_expect_success 'bad --listen addresses are refused' '
