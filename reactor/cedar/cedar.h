@@ -216,10 +216,13 @@ struct cedar_rules {
 };
 
 /*
- * Lists what the policy set says about one leash action (e.g. "FileOpen"): the
- * policies whose action scope can match it (FileOpenReadOnly/ReadWrite policies
- * are listed for FileOpen queries too, and FileOpen policies for them), in text
- * order. 0 or -ENOMEM. Free with cedar_rules_free().
+ * Lists what the policy set says about one leash action (e.g. "NetworkConnect"):
+ * the policies whose action scope can match it, in text order. A policy naming
+ * FileOpen is listed for "FileOpenReadOnly" and "FileOpenReadWrite" too (a file
+ * open is decided as FileOpen plus its mode, see cedar_authorize_open), and
+ * policies with an unconstrained action are listed for every action. Strings
+ * point into the policy set or the result: free the result first.
+ * 0 or -ENOMEM. Free with cedar_rules_free().
  */
 int cedar_rules_for_action(const struct cedar_policy_set *ps, const char *action,
 			   struct cedar_rules *out);

@@ -514,8 +514,8 @@ static const struct cedar_expr *parse_primary(struct parser *p)
 		return lit(p, off, cedar_value_string(p->a, s));
 	}
 	case T_LPAREN: {
-		next(p);
 		enter(p);
+		next(p);
 		const struct cedar_expr *x = parse_expr(p);
 
 		p->depth--;
@@ -528,8 +528,8 @@ static const struct cedar_expr *parse_primary(struct parser *p)
 		return e;
 	}
 	case T_LBRACKET:
-		next(p);
 		enter(p);
+		next(p);
 		e = mk(p, X_SET, off);
 		e->items = parse_list(p, T_RBRACKET, &e->n);
 		p->depth--;
