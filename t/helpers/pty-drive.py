@@ -36,7 +36,7 @@ os.close(slave)
 buf = b""
 
 
-def expect(what, timeout=10.0):
+def expect(what, timeout=30.0):
     """Wait until the line WHAT shows up in the output."""
     global buf, failed
     deadline = time.time() + timeout

@@ -28,9 +28,9 @@ for s in (signal.SIGINT, signal.SIGTSTP, signal.SIGWINCH):
     signal.signal(s, on_signal)
 
 size = os.get_terminal_size(0)
-say("ready", size.lines, size.columns, os.isatty(0), os.isatty(1), os.getpid())
 saved = termios.tcgetattr(0)
 tty.setcbreak(0)  # ISIG stays on: ^C and ^Z become signals
+say("ready", size.lines, size.columns, os.isatty(0), os.isatty(1), os.getpid())
 line = b""
 while True:
     try:
