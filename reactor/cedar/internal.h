@@ -290,8 +290,10 @@ struct cedar_scope {
 	struct cedar_str type; /* IS, IS_IN */
 	struct cedar_uid uid; /* EQ, IN, IS_IN */
 	struct cedar_uid *set; /* IN_SET */
+	uint32_t (*set_pos)[2]; /* IN_SET: source range of each element */
 	size_t n;
 	uint32_t off, end;
+	uint32_t uid_off, uid_end; /* source range of uid */
 };
 
 struct cedar_annotation {

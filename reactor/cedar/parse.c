@@ -1015,13 +1015,16 @@ static void parse_scope(struct parser *p, struct cedar_scope *s, int var)
 		uint32_t off = p->tok.off;
 
 		s->op = CEDAR_SCOPE_EQ;
+		s->uid_off = off;
 		parse_uid(p, &s->uid);
+		s->uid_end = p->prev.off + p->prev.len;
 		if (var == 1)
 			check_action_uid(p, &s->uid, off);
 	} else if (tok_reserved(p, &p->tok) == R_IN) {
 		next(p);
 		if (var == 1 && p->tok.t == T_LBRACKET) {
 			struct cedar_uid *set = NULL;
+			uint32_t(*pos)[2] = NULL;
 			size_t n = 0, cap = 0;
 
 			next(p);
@@ -1031,12 +1034,18 @@ static void parse_scope(struct parser *p, struct cedar_scope *s, int var)
 				if (n == cap) {
 					cap = cap ? cap * 2 : 4;
 					struct cedar_uid *ns = alloc(p, cap * sizeof(*ns));
+					uint32_t(*np)[2] = alloc(p, cap * sizeof(*np));
 
-					if (n)
+					if (n) {
 						memcpy(ns, set, n * sizeof(*ns));
+						memcpy(np, pos, n * sizeof(*np));
+					}
 					set = ns;
+					pos = np;
 				}
 				parse_uid(p, &set[n]);
+				pos[n][0] = off;
+				pos[n][1] = p->prev.off + p->prev.len;
 				check_action_uid(p, &set[n], off);
 				n++;
 				if (p->tok.t == T_COMMA)
@@ -1047,12 +1056,15 @@ static void parse_scope(struct parser *p, struct cedar_scope *s, int var)
 			next(p);
 			s->op = CEDAR_SCOPE_IN_SET;
 			s->set = set;
+			s->set_pos = pos;
 			s->n = n;
 		} else {
 			uint32_t off = p->tok.off;
 
 			s->op = CEDAR_SCOPE_IN;
+			s->uid_off = off;
 			parse_uid(p, &s->uid);
+			s->uid_end = p->prev.off + p->prev.len;
 			if (var == 1)
 				check_action_uid(p, &s->uid, off);
 		}
@@ -1069,7 +1081,9 @@ static void parse_scope(struct parser *p, struct cedar_scope *s, int var)
 		if (tok_reserved(p, &p->tok) == R_IN) {
 			next(p);
 			s->op = CEDAR_SCOPE_IS_IN;
+			s->uid_off = p->tok.off;
 			parse_uid(p, &s->uid);
+			s->uid_end = p->prev.off + p->prev.len;
 		}
 	}
 	s->end = p->prev.off + p->prev.len;

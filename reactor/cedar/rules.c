@@ -72,7 +72,19 @@ static bool resource_targets(struct rb *b, const struct cedar_expr *e, bool add)
 {
 	if (e->op == X_OR)
 		return resource_targets(b, e->a, add) && resource_targets(b, e->b, add);
-	if ((e->op != X_IN && e->op != X_EQ) || !is_resource(e->a) || e->b->op != X_LIT)
+	if ((e->op != X_IN && e->op != X_EQ) || !is_resource(e->a))
+		return false;
+	if (e->op == X_IN && e->b->op == X_SET) {
+		/* a set literal: every element must be an entity literal */
+		for (size_t i = 0; i < e->b->n; i++)
+			if (e->b->items[i]->op != X_LIT || e->b->items[i]->lit->t != CEDAR_V_ENTITY)
+				return false;
+		for (size_t i = 0; add && i < e->b->n; i++)
+			add_target(b, CEDAR_TARGET_IN, e->b->items[i]->lit->e.type,
+				   e->b->items[i]->lit->e.id);
+		return true;
+	}
+	if (e->b->op != X_LIT)
 		return false;
 	const struct cedar_value *v = e->b->lit;
 

@@ -390,12 +390,12 @@ int cedar_validate(const struct cedar_policy_set *ps, const char *text, size_t l
 		switch (a->op) {
 		case CEDAR_SCOPE_EQ:
 		case CEDAR_SCOPE_IN:
-			check_action(&v, &a->uid, a->off, a->end);
+			check_action(&v, &a->uid, a->uid_off, a->uid_end);
 			rewrite = cedar_str_eq(a->uid.id, cedar_cstr("HttpRewrite"));
 			break;
 		case CEDAR_SCOPE_IN_SET:
 			for (size_t k = 0; k < a->n; k++) {
-				check_action(&v, &a->set[k], a->off, a->end);
+				check_action(&v, &a->set[k], a->set_pos[k][0], a->set_pos[k][1]);
 				rewrite |= cedar_str_eq(a->set[k].id, cedar_cstr("HttpRewrite"));
 			}
 			break;
@@ -405,7 +405,7 @@ int cedar_validate(const struct cedar_policy_set *ps, const char *text, size_t l
 		}
 		if (r->op == CEDAR_SCOPE_EQ || r->op == CEDAR_SCOPE_IN ||
 		    r->op == CEDAR_SCOPE_IS_IN)
-			check_entity(&v, &r->uid, r->off, r->end);
+			check_entity(&v, &r->uid, r->uid_off, r->uid_end);
 		if (r->op == CEDAR_SCOPE_IS)
 			check_type(&v, r->type, r->off, r->end);
 		for (size_t k = 0; k < p->nconds; k++)
