@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 
 #include "sandbox.h"
+#include "seccomp.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -162,7 +163,8 @@ static int last_cap(void)
 }
 
 /* The command's identity: the target user, an empty bounding set, no
- * capabilities in any set, no_new_privs. Returns 0 or -errno. */
+ * capabilities in any set, no_new_privs, the seccomp floor. Returns 0 or
+ * -errno. */
 static int drop_privileges(const struct sandbox_spec *spec)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -186,7 +188,7 @@ static int drop_privileges(const struct sandbox_spec *spec)
 		return -errno;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	return 0;
+	return seccomp_floor_install();
 }
 
 static void __attribute__((noreturn)) run_command(const struct sandbox_spec *spec)
