@@ -379,10 +379,12 @@ static void comments(struct cedar_buf *b, const struct cedar_str *c, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		size_t l = c[i].n;
 
-		while (l > 2 &&
-		       (c[i].p[l - 1] == ' ' || c[i].p[l - 1] == '\t' || c[i].p[l - 1] == '\r'))
+		/* trailing blanks go; the result is a C string, so a NUL becomes a blank */
+		while (l > 2 && (c[i].p[l - 1] == ' ' || c[i].p[l - 1] == '\t' ||
+				 c[i].p[l - 1] == '\r' || c[i].p[l - 1] == 0))
 			l--;
-		cedar_buf_put(b, c[i].p, l);
+		for (size_t k = 0; k < l; k++)
+			cedar_buf_put(b, c[i].p[k] ? c[i].p + k : " ", 1);
 		cedar_buf_puts(b, "\n");
 	}
 }

@@ -4,7 +4,8 @@
  * Tokens carry byte ranges into the source; nothing is copied until the parser
  * decides to keep it. Whitespace is Unicode White_Space, as in Cedar's lalrpop
  * grammar; comments are `//` to end of line only. Bytes that are not valid UTF-8,
- * or characters Cedar has no token for, come back as T_BAD.
+ * or characters Cedar has no token for, come back as T_BAD. A comment ends at
+ * '\n' or '\r' (Cedar's `//[^\n\r]*`).
  */
 #include <errno.h>
 #include <string.h>
@@ -57,7 +58,8 @@ void cedar_lex_next(struct cedar_lexer *lx, struct cedar_token *tok)
 		if (p < n && (l = uspace(s + p, n - p))) {
 			p += l;
 		} else if (p + 1 < n && s[p] == '/' && s[p + 1] == '/') {
-			while (p < n && s[p] != '\n')
+			/* as in Cedar's grammar, a comment ends at '\n' or '\r' */
+			while (p < n && s[p] != '\n' && s[p] != '\r')
 				p++;
 		} else {
 			break;
@@ -82,12 +84,18 @@ void cedar_lex_next(struct cedar_lexer *lx, struct cedar_token *tok)
 			q++;
 		tok->t = T_INT;
 	} else if (c == '"') {
+		/* Cedar's string token is "(\\.|[^"\\])*": a backslash before a newline ends it */
 		while (q < n && s[q] != '"') {
+			if (s[q] == '\\' && q + 1 < n && s[q + 1] == '\n')
+				break;
 			if (s[q] == '\\' && q + 1 < n)
 				q++;
 			q++;
 		}
-		if (q >= n) {
+		if (q < n && s[q] != '"') {
+			tok->t = T_BAD; /* backslash-newline: the parser says so */
+			q++;
+		} else if (q >= n) {
 			tok->t = T_BAD; /* unterminated string: the parser says so */
 			q = n;
 		} else {
@@ -289,6 +297,12 @@ int cedar_unescape(struct cedar_arena *a, const char *src, size_t n, bool patter
 		memset(w, 0, n / 8 + 1);
 	}
 	for (size_t i = 1; i + 1 < n;) {
+		if (src[i] == '\r') {
+			/* a bare carriage return is not allowed in a Cedar string */
+			*bad_off = i;
+			*bad_len = 1;
+			return -EINVAL;
+		}
 		if (src[i] != '\\') {
 			if (pattern && src[i] == '*')
 				w[k / 8] |= 1u << (k % 8);

@@ -133,6 +133,12 @@ unexpected(struct parser *p, const char *what, const char *hint)
 {
 	char got[64];
 
+	if (p->tok.t == T_BAD && p->src[p->tok.off] == '"' && p->tok.off + p->tok.len < p->n) {
+		err_at(p, p->tok.off + p->tok.len - 1, 1, "syntax.invalid-escape",
+		       "write \\n for a line break inside a string",
+		       "a backslash cannot end a line inside a string");
+		fail(p);
+	}
 	if (p->tok.t == T_BAD && p->src[p->tok.off] == '"') {
 		err_at(p, p->tok.off, 1, "syntax.unterminated-string", "add the closing '\"'",
 		       "unterminated string literal");
@@ -170,7 +176,7 @@ static void next(struct parser *p)
 			if (p->src[i] == '/' && p->src[i + 1] == '/') {
 				size_t e = i;
 
-				while (e < p->tok.off && p->src[e] != '\n')
+				while (e < p->tok.off && p->src[e] != '\n' && p->src[e] != '\r')
 					e++;
 				if (p->ncom == p->capcom) {
 					size_t cap = p->capcom ? p->capcom * 2 : 16;
@@ -898,7 +904,7 @@ static const struct cedar_expr *parse_rel(struct parser *p)
 		e->pat.s = parse_string(p, true, &e->pat.wild);
 		e->end = p->prev.off + p->prev.len;
 		break;
-	case X_IS:
+	case X_IS: {
 		struct cedar_str type = parse_path(p);
 		const struct cedar_expr *b = NULL;
 
@@ -910,6 +916,7 @@ static const struct cedar_expr *parse_rel(struct parser *p)
 		e->name = type;
 		e->end = p->prev.off + p->prev.len;
 		break;
+	}
 	default:
 		e = mk2(p, op, off, a, parse_add(p));
 		break;
@@ -1232,6 +1239,8 @@ static void attach_comments(struct parser *p, struct cedar_policy_set *ps)
 {
 	size_t c = 0, first = 0;
 
+	if (p->ncom == 0)
+		return;
 	/* copy the comment texts out of the caller's text, then share them out */
 	for (size_t i = 0; i < p->ncom; i++) {
 		char *t = cedar_arena_strndup(p->a, p->com[i].p, p->com[i].n);

@@ -63,7 +63,7 @@ const chance = (p) => rnd() < p;
 // --- vocabulary --------------------------------------------------------------
 const ACTIONS = ['FileOpen', 'FileOpenReadOnly', 'FileOpenReadWrite', 'ProcessExec',
   'NetworkConnect', 'HttpRewrite', 'McpCall'];
-const ODD = ['"', '\\', '\0', 'é', '*', ' ', '\n', '\t', '::', '\u{1F600}', "'", '\u007f'];
+const ODD = ['"', '\\', '\0', 'é', '*', ' ', '\n', '\r', '\t', '::', '\u{1F600}', "'", '\u007f', '\u2028'];
 const SEGS = ['a', 'b', 'work', 'etc', 'usr', 'bin', 'x y', 'é', 'q*', 'ab'];
 
 function oddId(base) {
@@ -278,7 +278,8 @@ const TRICKY_EXPR = ['!!!!true', '!!!!!true', '----1 == 1', '-----1 == 1', '1 ==
   'context.rec.a == 1', 'context["rec"]["a b"] == 1', '{"if": 1}["if"] == 1', '{"a b": 1} == {"a b": 1}',
   'Group::"admins" is Group', 'true\n// comment\n&& true', '((((((((((true))))))))))', 'principal is User::X',
   'User::"a" == User :: "a"', 'User::"a" == User::\n"a"', 'ip("1.2.3.4") == ip("1.2.3.4")', 'principal.isIpv4()',
-  'context.hostname like "*.github.com"', '[1, [2, 3], {a: 4}] == [{a: 4}, [3, 2], 1]', '{a: [1, 1]} == {a: [1]}'];
+  'context.hostname like "*.github.com"', '"a\\\nb" == "ab"', '"a\rb" == "ab"', '"a\nb" like "a*"',
+  'true\u2028&& true', 'true\u3000&&\u0085true', '"\\u{10ffff}" == "x"', '"a" like "\\u{2a}\\\\"', '[1, [2, 3], {a: 4}] == [{a: 4}, [3, 2], 1]', '{a: [1, 1]} == {a: [1]}'];
 const TRICKY_POLICY = ['permit(principal, action == Foo::"x", resource);', 'permit(principal, action in [Action::"a", B::"x"], resource);',
   'permit(principal in ?principal, action, resource);', 'permit(principal, action is Action, resource);',
   'permit(principal, action, resource,);', 'permit(principal == Action::"x", action, resource);',
@@ -289,6 +290,7 @@ const TRICKY_POLICY = ['permit(principal, action == Foo::"x", resource);', 'perm
   'permit(principal, action, resource)', 'permit(principal, action, resource) when { true }', 'forbid (principal,action,resource);;',
   'permit(principal, action == A::Action::"x", resource);', 'permit(principal is User in Group::"admins", action, resource);',
   'permit(principal, action, resource) when { principal == User::"alice" } // c', '// only a comment', '',
+  '// x\rpermit(principal, action, resource);', '// x\r\nforbid(principal, action, resource);', '// x\u2028permit(principal, action, resource);',
   'permit(principal, action == Action::"FileOpen", resource in Dir::"/");\npermit(principal, action, resource) when { context.n > 3 };',
   '@id("a") permit(principal, action, resource);\n@id("a") forbid(principal, action, resource);',
   'PERMIT(principal, action, resource);', 'permit(principal, action, resource) when { true } when;',
@@ -337,7 +339,8 @@ function makeCase(n) {
 
 function mutate(text) {
   const noise = [';', '(', ')', '{', '}', '[', ']', '"', ',', '.', ':', '::', '=', '==', '!', '&&', '||',
-    '<', '>', '@', '*', '\\', ' ', 'in', 'is', 'has', 'like', 'if', 'then', 'when', 'x', '1', '-', '+', '/', '?', '\n', '/*'];
+    '<', '>', '@', '*', '\\', ' ', 'in', 'is', 'has', 'like', 'if', 'then', 'when', 'x', '1', '-', '+', '/', '?', '\n', '/*',
+    '//', '\r', '\u00a0', '\u2028', '\0', '\t', 'é'];
   let t = Array.from(text); // code points: never split a surrogate pair
   for (let k = 1 + int(3); k > 0; k--) {
     const i = int(t.length + 1);
