@@ -1205,6 +1205,15 @@ static void skip_policy(struct parser *p)
 		next(p);
 }
 
+static int cmp_policy_id(const void *a, const void *b)
+{
+	const struct cedar_policy *x = *(const struct cedar_policy *const *)a;
+	const struct cedar_policy *y = *(const struct cedar_policy *const *)b;
+	int c = strcmp(x->id, y->id);
+
+	return c ? c : (x->off > y->off) - (x->off < y->off);
+}
+
 static void assign_ids(struct parser *p, struct cedar_policy_set *ps, int flags)
 {
 	for (size_t i = 0; i < ps->n; i++) {
@@ -1223,16 +1232,27 @@ static void assign_ids(struct parser *p, struct cedar_policy_set *ps, int flags)
 		}
 		if (!pol->id)
 			return;
-		for (size_t k = 0; k < i; k++) {
-			if (strcmp(ps->pol[k].id, pol->id) == 0) {
-				p->pid[0] = 0;
-				err_at(p, pol->off, 1, "syntax.duplicate-id",
-				       "give each policy its own @id", "duplicate policy id '%s'",
-				       pol->id);
-				break;
-			}
+	}
+	/* duplicates: sort the ids (a positional id can also clash with an @id) */
+	struct cedar_policy **v = malloc(ps->n * sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < ps->n; i++)
+		v[i] = &ps->pol[i];
+	qsort(v, ps->n, sizeof(*v), cmp_policy_id);
+	for (size_t i = 1; i < ps->n; i++) {
+		if (strcmp(v[i - 1]->id, v[i]->id) == 0) {
+			const struct cedar_policy *later =
+				v[i - 1]->off > v[i]->off ? v[i - 1] : v[i];
+
+			p->pid[0] = 0;
+			err_at(p, later->off, 1, "syntax.duplicate-id",
+			       "give each policy its own @id", "duplicate policy id '%s'",
+			       later->id);
 		}
 	}
+	free(v);
 }
 
 static void attach_comments(struct parser *p, struct cedar_policy_set *ps)
