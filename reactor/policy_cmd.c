@@ -5,14 +5,15 @@
  *	leash policy eval FILE --principal T::"id" --action NAME|Action::"NAME"
  *		--resource T::"id" [--context JSON] [--entities FILE] [--server NAME]
  *		[--json] [--raw-ids]
- *	leash policy eval --batch [--raw-ids] < requests.jsonl
+ *	leash policy eval --batch [--raw-ids] [--reformat] < requests.jsonl
  *	leash policy fmt [--check | -w] FILE
  *	leash policy complete FILE OFFSET
  *
  * FILE may be "-" for stdin. Single evaluations build their entities with the
  * implied hierarchy (cedar_entities_imply) and add --entities on top; batch
  * lines carry their own entities and are evaluated on exactly those, which is
- * what the conformance replay and the differential tests need. Batch keeps the
+ * what the conformance replay and the differential tests need (--reformat
+ * decides on `fmt`'s output of each policy text instead). Batch keeps the
  * last parsed policy set and entity store, since suites repeat them line after
  * line.
  */
@@ -232,7 +233,7 @@ static void sort_response(struct cedar_response *r)
 
 struct eval_opts {
 	const char *path, *principal, *action, *resource, *context, *entities, *server;
-	bool json, raw_ids, batch;
+	bool json, raw_ids, batch, reformat;
 };
 
 static int eval_one(const struct eval_opts *o)
@@ -351,6 +352,7 @@ struct batch {
 	struct cedar_entities *es;
 	char *ents_err;
 	int flags;
+	bool reformat;
 };
 
 static int batch_uid(struct cedar_arena *a, const json_t *j, const struct cedar_value **out)
@@ -395,6 +397,17 @@ static void batch_policies(struct batch *b, const char *text, size_t len)
 	if (cedar_parse(text, len, b->flags, &b->ps, &d) < 0)
 		b->diags = cedar_diags_json(&d);
 	cedar_diags_free(&d);
+	if (b->ps && b->reformat) {
+		/* decide on fmt's output instead: proves formatting keeps the meaning */
+		char *f = cedar_format(b->ps);
+
+		cedar_policy_set_free(b->ps);
+		b->ps = NULL;
+		if (f && cedar_parse(f, strlen(f), b->flags, &b->ps, &d) < 0)
+			b->diags = cedar_diags_json(&d);
+		cedar_diags_free(&d);
+		free(f);
+	}
 }
 
 static void batch_entities(struct batch *b, json_t *ents)
@@ -520,6 +533,8 @@ static int cmd_eval(int argc, char **argv)
 			o.json = true;
 		else if (strcmp(a, "--raw-ids") == 0)
 			o.raw_ids = true;
+		else if (strcmp(a, "--reformat") == 0)
+			o.reformat = true;
 		else if (strcmp(a, "--principal") == 0)
 			slot = &o.principal;
 		else if (strcmp(a, "--action") == 0)

@@ -18,6 +18,12 @@ test_expect_success 'all 35,812 requests agree with the reference' '
 	grep "^agree 35812 of 35812$" result
 '
 
+test_expect_success 'leash policy fmt keeps the meaning: every policy text reformatted, all agree' '
+	gzip -dc "$CORPUS" | "$LEASH" policy eval --batch --reformat >answers-fmt &&
+	"$TEST_DIRECTORY/cedar/compare-answers" "$CORPUS" answers-fmt >result-fmt &&
+	grep "^agree 35812 of 35812$" result-fmt
+'
+
 test_expect_success 'the replay is not vacuous: it has allows, forbids, errors' '
 	grep -c "\"decision\":\"allow\"" answers >n_allow &&
 	test "$(cat n_allow)" -gt 1000 &&

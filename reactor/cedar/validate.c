@@ -106,7 +106,7 @@ static int action_index(struct cedar_str id)
 static void check_action(struct vctx *v, const struct cedar_uid *u, uint32_t off, uint32_t end)
 {
 	int i = action_index(u->id);
-	char hint[96] = "";
+	char hint[160] = "";
 
 	if (i >= 0 && cedar_str_eq(u->type, cedar_cstr("Action"))) {
 		v->action_res |= actions[i].resources;
