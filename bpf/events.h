@@ -88,4 +88,105 @@ _Static_assert(sizeof(struct ev_exec) == 16 + 48 + 16 + EV_PATH_MAX + EV_ARGS_MA
 	       "ev_exec layout");
 _Static_assert(sizeof(struct ev_exit) == 16 + 48 + 8, "ev_exit layout");
 
+/* ---- network (modules/network.c, bpf/network.bpf.c) ----------------------
+ *
+ * The kernel decides a connect or an unconnected UDP send from two maps:
+ * protect_map (leash's own endpoints: always denied) and policy_map, an
+ * array of maps whose one slot holds the LPM trie compiled from the policy
+ * in force. Keys put the family first so that an IPv6 prefix never covers
+ * an IPv4 address; IPv4 sits in the first 4 address bytes, the rest zero;
+ * the port (big-endian) comes after the 16 address bytes, so a rule on one
+ * port is a 152-bit prefix. Each trie entry carries the union of every rule
+ * whose prefix contains it (ancestors included), so the longest match alone
+ * gives deny-overrides.
+ */
+enum {
+	EV_NET_CONNECT = 32, /* cgroup/connect4, connect6: TCP or UDP connect() */
+	EV_NET_SENDMSG = 33, /* cgroup/sendmsg4, sendmsg6: UDP send with an address */
+};
+
+#define NET_FAMILY_V4 4
+#define NET_FAMILY_V6 6
+
+/* Prefix lengths in struct net_key, in bits of data. */
+#define NET_PLEN_FAMILY 8
+#define NET_PLEN_ADDR(bits) (NET_PLEN_FAMILY + (bits))
+#define NET_PLEN_PORT (NET_PLEN_FAMILY + 128 + 16)
+
+struct net_key {
+	__u32 prefixlen; /* LPM trie: bits of the data below that matter */
+	__u8 family; /* NET_FAMILY_V4 or NET_FAMILY_V6 */
+	__u8 addr[16]; /* network order; IPv4 in addr[0..3], then zeros */
+	__u8 port[2]; /* network order */
+	__u8 _pad;
+};
+
+/* net_verdict.action */
+enum {
+	NET_ALLOW = 1,
+	NET_DENY = 2,
+	/* Reserved for the transparent proxy: rewrite the destination to
+	 * the redirect_map entry redirect_id (not compiled yet). */
+	NET_REDIRECT = 3,
+};
+
+/* net_verdict.reason and ev_net.reason */
+enum {
+	NET_REASON_POLICY = 1, /* a rule matched: set_id names them */
+	NET_REASON_DEFAULT = 2, /* no rule matched: default deny */
+	NET_REASON_MODE = 3, /* record or shadow: the kernel allows all */
+	NET_REASON_PROTECTED = 4, /* one of leash's own endpoints */
+	NET_REASON_NO_POLICY = 5, /* no policy compiled yet: deny */
+};
+
+struct net_verdict {
+	__u32 gen; /* the compiled set this came from (modules/network.c) */
+	__u32 set_id; /* the trie entry whose rules decided, in that set */
+	__u16 action; /* NET_ALLOW, NET_DENY (NET_REDIRECT reserved) */
+	__u16 mode; /* enum mode the set was compiled for */
+	__u16 reason; /* NET_REASON_* */
+	__u16 _pad;
+	__u32 redirect_id; /* NET_REDIRECT only: key into a future redirect_map */
+	__u32 _pad2;
+};
+
+/* protect_map key: one address and port; addr all zero = every address
+ * (a listener on 0.0.0.0 or ::). */
+struct net_protect_key {
+	__u8 family;
+	__u8 _pad;
+	__u16 port; /* host order */
+	__u8 addr[16];
+};
+
+struct ev_net {
+	struct ev_header hdr;
+	struct ev_task task;
+	__u8 addr[16]; /* as in struct net_key (IPv4-mapped IPv6 became IPv4) */
+	__u16 port; /* host order */
+	__u8 family; /* NET_FAMILY_* */
+	__u8 mapped; /* 1: the caller used an IPv4-mapped IPv6 address */
+	__u16 protocol; /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	__u16 sock_type; /* SOCK_STREAM, SOCK_DGRAM */
+	__u16 action; /* what the kernel did: NET_ALLOW or NET_DENY */
+	__u16 mode; /* the mode of the set that decided */
+	__u16 reason; /* NET_REASON_* */
+	__u16 _pad;
+	__u32 gen;
+	__u32 set_id;
+};
+
+/* Index into the network object's stats_map. */
+enum net_stat {
+	NET_STAT_RINGBUF_DROPS = 0,
+	NET_STAT_SEEN,
+	NET_STAT_DENIED,
+	NET_STAT_MAX,
+};
+
+_Static_assert(sizeof(struct net_key) == 24, "net_key layout");
+_Static_assert(sizeof(struct net_verdict) == 24, "net_verdict layout");
+_Static_assert(sizeof(struct net_protect_key) == 20, "net_protect_key layout");
+_Static_assert(sizeof(struct ev_net) == 16 + 48 + 16 + 16 + 8, "ev_net layout");
+
 #endif

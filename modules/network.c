@@ -1,10 +1,1068 @@
-/* network.c: the network module (NetworkConnect).
+/* network.c: the network module, NetworkConnect in the kernel.
  *
- * Not built yet: connections are neither observed nor enforced. The hooks
- * stay NULL until the cgroup connect4/6 backend lands (issue 4).
+ * bpf/network.bpf.c decides every connect (TCP, UDP) and every UDP send
+ * that names an address, for the session cgroup only, from an LPM trie this
+ * file compiles from the policy (see the design comment there and the key
+ * layout in events.h). This file:
+ *
+ *   - compiles cedar_rules_for_action(ps, "NetworkConnect") into a sorted
+ *     table of prefixes (struct net_set): IP literals, CIDR ranges,
+ *     address:port, "*". Each entry keeps the rules stated at that prefix
+ *     and a link to its nearest ancestor entry, so the rules that decided a
+ *     connect are named by walking the chain, and the kernel value of each
+ *     entry carries the union (deny overrides permit) of its whole chain;
+ *   - on policy_prepare builds a new trie map sized to the policy (no rule
+ *     count cap), and on policy_commit swaps it into policy_map's slot (one
+ *     atomic pointer: no connect is decided by neither policy). Record and
+ *     shadow mode get a one-entry trie that allows everything;
+ *   - reports what the kernel cannot apply: host names (their meaning comes
+ *     with the proxy/DNS work) and rules with conditions or principal
+ *     constraints (refused in enforce mode) become a policy.unenforced event
+ *     and a warning, never a silent drop;
+ *   - turns the ring buffer's records into network.connect/network.sendmsg
+ *     events: enforce mode carries the kernel's decision and the policy
+ *     ids; shadow mode asks the Cedar evaluator (policy_decide) and records
+ *     would_deny; record mode allows;
+ *   - keeps leash's own endpoints (network_protect) denied in every mode.
+ *
+ * Compiled sets of the last few generations are kept, so an event read
+ * after a policy change still names the rules of the policy that decided it.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cedar/cedar.h"
+#include "events.h"
+#include "log.h"
 #include "module.h"
+#include "network.h"
+#include "policy.h"
+#include "reactor.h"
+#include "network.skel.h"
+
+/* ---- compiled sets ------------------------------------------------------ */
+
+struct net_entry {
+	struct net_key key; /* masked to key.prefixlen */
+	int parent; /* nearest ancestor entry, or -1 */
+	uint32_t first, n; /* this entry's own rules: refs[first .. first+n) */
+	bool forbid, permit; /* a forbid / a permit matches, along the chain */
+};
+
+struct net_set {
+	uint32_t gen;
+	enum mode mode;
+	struct net_entry *e;
+	size_t n;
+	uint32_t *refs; /* rule indexes, grouped by entry */
+	char **ids; /* per rule: the policy id (owned) */
+	bool *forbid; /* per rule: its effect */
+	size_t nrules;
+	uint16_t lens[NET_PLEN_PORT + 1]; /* prefix lengths present, longest first */
+	int nlens;
+	int fd; /* the kernel trie, or -1 */
+};
+
+/* A (prefix, rule) pair while compiling. */
+struct net_pair {
+	struct net_key key;
+	uint32_t rule;
+};
+
+static uint32_t generations;
+
+static void key_mask(struct net_key *k, unsigned plen)
+{
+	uint8_t *d = &k->family;
+
+	for (unsigned i = 0; i < 20; i++) {
+		unsigned lo = i * 8;
+
+		if (plen <= lo)
+			d[i] = 0;
+		else if (plen < lo + 8)
+			d[i] &= (uint8_t)(0xff << (lo + 8 - plen));
+	}
+	k->prefixlen = plen;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct net_key *x = a, *y = b;
+
+	if (x->prefixlen != y->prefixlen)
+		return x->prefixlen < y->prefixlen ? -1 : 1;
+	return memcmp(&x->family, &y->family, 20);
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const struct net_pair *x = a, *y = b;
+	int c = key_cmp(&x->key, &y->key);
+
+	return c ? c : (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+/* The entry of S whose key is exactly K, or -1. */
+static int set_find(const struct net_set *s, const struct net_key *k)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = key_cmp(k, &s->e[mid].key);
+
+		if (c == 0)
+			return (int)mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* Longest-prefix match of full key K among lengths shorter than BELOW. */
+static int set_match(const struct net_set *s, const struct net_key *k, unsigned below)
+{
+	for (int i = 0; i < s->nlens; i++) {
+		struct net_key m = *k;
+
+		if (s->lens[i] >= below)
+			continue;
+		key_mask(&m, s->lens[i]);
+		int e = set_find(s, &m);
+
+		if (e >= 0)
+			return e;
+	}
+	return -1;
+}
+
+void network_resource_id(char *buf, size_t len, int family, const uint8_t *addr, uint16_t port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (family == NET_FAMILY_V4) {
+		inet_ntop(AF_INET, addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, port);
+	} else {
+		inet_ntop(AF_INET6, addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, port);
+	}
+}
+
+/* ---- Host ids as prefixes ----------------------------------------------- */
+
+enum target_kind {
+	T_NOTHING, /* matches no connection (WHY says why, or NULL: nothing to say) */
+	T_KEY, /* the connections under KEY */
+	T_HOSTNAME, /* a name: the kernel sees only addresses */
+};
+
+static bool parse_port(const char *s, uint16_t *port)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end || v > 65535)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+static bool parse_plen(const char *s, unsigned max, unsigned *plen)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end || v > max)
+		return false;
+	*plen = (unsigned)v;
+	return true;
+}
+
+/* The canonical text of a prefix, as a request or an implied parent would
+ * spell it: "a.b.c.d", "a.b.c.d:p", "a.b.c.d/n", "[v6]", "[v6]:p", "[v6]/n". */
+static void prefix_text(char *buf, size_t len, int family, const uint8_t *addr, int plen, int port)
+{
+	char a[INET6_ADDRSTRLEN];
+	const char *open = family == NET_FAMILY_V6 ? "[" : "";
+	const char *close = family == NET_FAMILY_V6 ? "]" : "";
+
+	inet_ntop(family == NET_FAMILY_V4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
+	if (port >= 0)
+		snprintf(buf, len, "%s%s%s:%d", open, a, close, port);
+	else if (plen >= 0)
+		snprintf(buf, len, "%s%s%s/%d", open, a, close, plen);
+	else
+		snprintf(buf, len, "%s%s%s", open, a, close);
+}
+
+static bool looks_numeric(const char *id)
+{
+	if (id[0] == '[')
+		return true;
+	for (const char *c = id; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || *c == '.' || *c == ':' || *c == '/'))
+			return false;
+	return *id != '\0';
+}
+
+/* Parses an IP literal Host id into K. Returns T_KEY, T_NOTHING (with
+ * WHY) when it is not a form a connection can be in, T_HOSTNAME for names. */
+static enum target_kind parse_host(const char *id, bool eq, struct net_key *k, char *why,
+				   size_t whylen)
+{
+	char addr_text[INET6_ADDRSTRLEN + 2], canon[128];
+	const char *rest;
+	int family, port = -1, cidr = -1;
+	unsigned plen;
+	uint16_t p16;
+
+	memset(k, 0, sizeof(*k));
+	if (!looks_numeric(id))
+		return T_HOSTNAME;
+	if (id[0] == '[') {
+		const char *close = strchr(id, ']');
+
+		if (!close || (size_t)(close - id - 1) >= sizeof(addr_text))
+			goto malformed;
+		memcpy(addr_text, id + 1, close - id - 1);
+		addr_text[close - id - 1] = '\0';
+		family = NET_FAMILY_V6;
+		rest = close + 1;
+		if (inet_pton(AF_INET6, addr_text, k->addr) != 1)
+			goto malformed;
+	} else {
+		size_t n = strcspn(id, ":/");
+
+		if (n >= sizeof(addr_text))
+			goto malformed;
+		memcpy(addr_text, id, n);
+		addr_text[n] = '\0';
+		family = NET_FAMILY_V4;
+		rest = id + n;
+		if (inet_pton(AF_INET, addr_text, k->addr) != 1)
+			goto malformed;
+	}
+	if (*rest == ':') {
+		if (!parse_port(rest + 1, &p16))
+			goto malformed;
+		port = p16;
+	} else if (*rest == '/') {
+		if (!parse_plen(rest + 1, family == NET_FAMILY_V4 ? 32 : 128, &plen))
+			goto malformed;
+		cidr = (int)plen;
+	} else if (*rest) {
+		goto malformed;
+	}
+	k->family = family;
+	if (port >= 0) {
+		k->port[0] = port >> 8;
+		k->port[1] = port & 0xff;
+		k->prefixlen = NET_PLEN_PORT;
+	} else {
+		key_mask(k, NET_PLEN_ADDR(cidr >= 0 ? cidr : family == NET_FAMILY_V4 ? 32 : 128));
+	}
+	prefix_text(canon, sizeof(canon), family, k->addr, cidr, port);
+	if (family == NET_FAMILY_V6 && cidr < 0 &&
+	    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)k->addr)) {
+		snprintf(
+			why, whylen,
+			"never matches: IPv4-mapped addresses are decided as IPv4 (write the IPv4 address)");
+		return T_NOTHING;
+	}
+	if (strcmp(canon, id) != 0) {
+		snprintf(why, whylen, "never matches: connections name this address '%s'", canon);
+		return T_NOTHING;
+	}
+	if (eq && port < 0) {
+		snprintf(why, whylen,
+			 "never matches: a connection's resource always has a port (use `in`)");
+		return T_NOTHING;
+	}
+	return T_KEY;
+malformed:
+	snprintf(why, whylen, "never matches: not an IP address, CIDR range or address:port");
+	return T_NOTHING;
+}
+
+static enum target_kind parse_target(const struct cedar_target *t, struct net_key *k, char *why,
+				     size_t whylen)
+{
+	why[0] = '\0';
+	memset(k, 0, sizeof(*k));
+	switch (t->op) {
+	case CEDAR_TARGET_ANY:
+		return T_KEY;
+	case CEDAR_TARGET_IS:
+		return strcmp(t->type, "Host") == 0 ? T_KEY : T_NOTHING;
+	case CEDAR_TARGET_EQ:
+	case CEDAR_TARGET_IN:
+		break;
+	}
+	if (strcmp(t->type, "Host") != 0)
+		return T_NOTHING;
+	if (strcmp(t->id, "*") == 0) {
+		if (t->op == CEDAR_TARGET_IN)
+			return T_KEY;
+		snprintf(why, whylen,
+			 "never matches: no connection is Host::\"*\" itself (use `in`)");
+		return T_NOTHING;
+	}
+	return parse_host(t->id, t->op == CEDAR_TARGET_EQ, k, why, whylen);
+}
+
+/* ---- compiling ---------------------------------------------------------- */
+
+static void report_add(json_t *report, const char *policy, const char *target, const char *why)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return;
+	json_object_set_new(o, "policy", json_string(policy));
+	if (target)
+		json_object_set_new(o, "target", json_string(target));
+	json_object_set_new(o, "why", json_string(why));
+	json_array_append_new(report, o);
+}
+
+static int pairs_push(struct net_pair **v, size_t *n, size_t *cap, const struct net_key *k,
+		      uint32_t rule)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct net_pair *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[*n].key = *k;
+	(*v)[(*n)++].rule = rule;
+	return 0;
+}
+
+/* Turns sorted PAIRS into S's entries, adds the root entry, links parents
+ * and computes the chain flags. */
+static int set_build(struct net_set *s, const struct net_pair *pairs, size_t npairs)
+{
+	bool present[NET_PLEN_PORT + 1] = { false };
+	size_t i;
+
+	s->e = calloc(npairs + 1, sizeof(*s->e));
+	s->refs = calloc(npairs + 1, sizeof(*s->refs));
+	if (!s->e || !s->refs)
+		return -ENOMEM;
+	/* The root: default deny unless rules sit there. */
+	if (npairs == 0 || pairs[0].key.prefixlen != 0)
+		s->e[s->n++] = (struct net_entry){ .parent = -1 };
+	for (i = 0; i < npairs; i++) {
+		struct net_entry *last = s->n ? &s->e[s->n - 1] : NULL;
+
+		if (!last || key_cmp(&last->key, &pairs[i].key) != 0) {
+			last = &s->e[s->n++];
+			*last = (struct net_entry){ .key = pairs[i].key, .parent = -1, .first = i };
+		} else if (last->n && s->refs[last->first + last->n - 1] == pairs[i].rule) {
+			continue; /* the same rule twice at one prefix */
+		}
+		if (last->n == 0)
+			last->first = i;
+		s->refs[last->first + last->n++] = pairs[i].rule;
+	}
+	for (i = 0; i < s->n; i++)
+		present[s->e[i].key.prefixlen] = true;
+	for (int l = NET_PLEN_PORT; l >= 0; l--)
+		if (present[l])
+			s->lens[s->nlens++] = (uint16_t)l;
+	/* Entries are sorted by length, so parents come first. */
+	for (i = 0; i < s->n; i++) {
+		struct net_entry *e = &s->e[i];
+
+		e->parent = e->key.prefixlen ? set_match(s, &e->key, e->key.prefixlen) : -1;
+		if (e->parent >= 0) {
+			e->forbid = s->e[e->parent].forbid;
+			e->permit = s->e[e->parent].permit;
+		}
+		for (uint32_t r = 0; r < e->n; r++) {
+			if (s->forbid[s->refs[e->first + r]])
+				e->forbid = true;
+			else
+				e->permit = true;
+		}
+	}
+	return 0;
+}
+
+/* Adds rule R's kernel prefixes to PAIRS, or reports why it has none. */
+static int compile_rule(const struct cedar_rule *r, uint32_t idx, struct net_pair **pairs,
+			size_t *n, size_t *cap, json_t *report)
+{
+	char why[160];
+
+	for (size_t t = 0; t < r->ntargets; t++) {
+		struct net_key k;
+
+		switch (parse_target(&r->targets[t], &k, why, sizeof(why))) {
+		case T_KEY:
+			if (pairs_push(pairs, n, cap, &k, idx))
+				return -ENOMEM;
+			break;
+		case T_HOSTNAME:
+			report_add(
+				report, r->policy_id, r->targets[t].id,
+				"host name: the kernel sees addresses only; not enforced until leash resolves names (proxy/DNS)");
+			break;
+		case T_NOTHING:
+			if (why[0])
+				report_add(report, r->policy_id, r->targets[t].id, why);
+			break;
+		}
+	}
+	return 0;
+}
+
+int network_compile(const struct cedar_policy_set *ps, enum mode m, struct net_set **out,
+		    json_t **report, char *err, size_t errlen)
+{
+	struct cedar_rules rules = { 0 };
+	struct net_pair *pairs = NULL;
+	size_t npairs = 0, cap = 0;
+	struct net_set *s;
+	char residual[512] = "";
+	int rc;
+
+	*out = NULL;
+	*report = json_array();
+	s = calloc(1, sizeof(*s));
+	if (!*report || !s || cedar_rules_for_action(ps, "NetworkConnect", &rules) < 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	s->fd = -1;
+	s->mode = m;
+	s->ids = calloc(rules.n + 1, sizeof(*s->ids));
+	s->forbid = calloc(rules.n + 1, sizeof(*s->forbid));
+	if (!s->ids || !s->forbid) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < rules.n; i++) {
+		const struct cedar_rule *r = &rules.v[i];
+
+		s->ids[i] = strdup(r->policy_id);
+		s->forbid[i] = r->forbid;
+		s->nrules = i + 1;
+		if (!s->ids[i]) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		if (r->residual || r->nctx) {
+			size_t used = strlen(residual);
+
+			snprintf(residual + used, sizeof(residual) - used, "%s'%s'",
+				 used ? ", " : "", r->policy_id);
+			report_add(
+				*report, r->policy_id, NULL,
+				"a principal constraint or a condition the kernel cannot evaluate: decided by the evaluator in shadow mode, refused in enforce mode");
+			continue;
+		}
+		rc = compile_rule(r, (uint32_t)i, &pairs, &npairs, &cap, *report);
+		if (rc)
+			goto fail;
+	}
+	if (m == MODE_ENFORCE && residual[0]) {
+		snprintf(
+			err, errlen,
+			"network: cannot enforce %s in the kernel: NetworkConnect rules must be plain resource scopes (no principal constraint, no other condition); use shadow mode or rewrite them",
+			residual);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (npairs)
+		qsort(pairs, npairs, sizeof(*pairs), pair_cmp);
+	rc = set_build(s, pairs, npairs);
+	if (rc)
+		goto fail;
+	s->gen = ++generations;
+	free(pairs);
+	cedar_rules_free(&rules);
+	*out = s;
+	return 0;
+fail:
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "network: out of memory compiling the policy");
+	free(pairs);
+	cedar_rules_free(&rules);
+	network_set_free(s);
+	json_decref(*report);
+	*report = NULL;
+	return rc;
+}
+
+void network_set_free(struct net_set *s)
+{
+	if (!s)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	for (size_t i = 0; i < s->nrules; i++)
+		free(s->ids[i]);
+	free(s->ids);
+	free(s->forbid);
+	free(s->refs);
+	free(s->e);
+	free(s);
+}
+
+size_t network_set_entries(const struct net_set *s)
+{
+	return s->mode == MODE_ENFORCE ? s->n : 1;
+}
+
+/* The ids that decided at entry E: the forbids along its chain if any,
+ * else the permits; each once, in policy text order. */
+static json_t *entry_policies(const struct net_set *s, int e)
+{
+	bool want_forbid = e >= 0 && s->e[e].forbid;
+	json_t *a = json_array();
+	uint32_t *seen;
+	size_t nseen = 0;
+
+	if (!a || e < 0)
+		return a;
+	seen = calloc(s->nrules + 1, sizeof(*seen));
+	if (!seen)
+		return a;
+	for (int i = e; i >= 0; i = s->e[i].parent) {
+		const struct net_entry *x = &s->e[i];
+
+		for (uint32_t r = 0; r < x->n; r++) {
+			uint32_t rule = s->refs[x->first + r];
+			size_t j;
+
+			if (s->forbid[rule] != want_forbid)
+				continue;
+			for (j = 0; j < nseen && seen[j] != rule; j++)
+				;
+			if (j == nseen)
+				seen[nseen++] = rule;
+		}
+	}
+	for (size_t i = 1; i < nseen; i++)
+		for (size_t j = i; j > 0 && seen[j - 1] > seen[j]; j--) {
+			uint32_t t = seen[j];
+
+			seen[j] = seen[j - 1];
+			seen[j - 1] = t;
+		}
+	for (size_t i = 0; i < nseen; i++)
+		json_array_append_new(a, json_string(s->ids[seen[i]]));
+	free(seen);
+	return a;
+}
+
+void network_set_decide(const struct net_set *s, int family, const uint8_t *addr, uint16_t port,
+			bool *allow, json_t **policies)
+{
+	struct net_key k = { .prefixlen = NET_PLEN_PORT, .family = family };
+	int e;
+
+	memcpy(k.addr, addr, family == NET_FAMILY_V4 ? 4 : 16);
+	k.port[0] = port >> 8;
+	k.port[1] = port & 0xff;
+	e = set_match(s, &k, NET_PLEN_PORT + 1);
+	*allow = e >= 0 && !s->e[e].forbid && s->e[e].permit;
+	if (policies)
+		*policies = entry_policies(s, e);
+}
+
+int network_imply_cidr(struct cedar_entities *es, const char *rid)
+{
+	struct net_key k;
+	char why[160], host[INET6_ADDRSTRLEN + 8], buf[128];
+	const char *colon = strrchr(rid, ':');
+	unsigned bits;
+
+	if (!colon || (size_t)(colon - rid) >= sizeof(host))
+		return 0;
+	memcpy(host, rid, colon - rid);
+	host[colon - rid] = '\0';
+	if (parse_host(host, false, &k, why, sizeof(why)) != T_KEY)
+		return 0;
+	bits = k.family == NET_FAMILY_V4 ? 32 : 128;
+	for (unsigned n = 0; n <= bits; n++) {
+		struct net_key m = k;
+
+		key_mask(&m, NET_PLEN_ADDR(n));
+		prefix_text(buf, sizeof(buf), m.family, m.addr, (int)n, -1);
+		if (cedar_entities_add_parent(es, "Host", rid, "Host", buf) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- the kernel side ---------------------------------------------------- */
+
+#define SETS_KEPT 4
+#define PROTECT_MAX 256
+
+static struct network_bpf *skel;
+static struct ring_buffer *rb;
+static struct reactor_watch *rb_watch, *stats_watch;
+static uint64_t drops_seen, malformed;
+static struct net_set *kept[SETS_KEPT]; /* kept[0] is in force */
+static struct net_protect_key protects[PROTECT_MAX];
+static size_t nprotects;
+
+struct net_staged {
+	struct net_set *set;
+	json_t *report;
+};
+
+/* Creates the kernel trie for S (sized to it) and fills it. */
+static int set_load(struct net_set *s, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	size_t n = network_set_entries(s);
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "net_trie", sizeof(struct net_key),
+			    sizeof(struct net_verdict), (uint32_t)n, &opts);
+	if (fd < 0) {
+		snprintf(err, errlen, "network: cannot create a trie of %zu entries: %s", n,
+			 strerror(errno));
+		return -errno;
+	}
+	s->fd = fd;
+	if (s->mode != MODE_ENFORCE) {
+		struct net_key root = { 0 };
+		struct net_verdict v = { .gen = s->gen,
+					 .action = NET_ALLOW,
+					 .mode = s->mode,
+					 .reason = NET_REASON_MODE };
+
+		if (bpf_map_update_elem(fd, &root, &v, BPF_ANY) < 0)
+			goto fail;
+		return 0;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct net_entry *e = &s->e[i];
+		struct net_verdict v = {
+			.gen = s->gen,
+			.set_id = (uint32_t)i + 1,
+			.action = !e->forbid && e->permit ? NET_ALLOW : NET_DENY,
+			.mode = s->mode,
+			.reason = e->forbid || e->permit ? NET_REASON_POLICY : NET_REASON_DEFAULT,
+		};
+
+		if (bpf_map_update_elem(fd, &e->key, &v, BPF_ANY) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "network: cannot fill the trie: %s", strerror(errno));
+	return -errno;
+}
+
+static int network_prepare(const struct policy *p, enum mode m, void **staged, char *err,
+			   size_t errlen)
+{
+	struct net_staged *st = calloc(1, sizeof(*st));
+	int rc;
+
+	if (!st) {
+		snprintf(err, errlen, "network: out of memory");
+		return -ENOMEM;
+	}
+	rc = network_compile(p->ps, m, &st->set, &st->report, err, errlen);
+	if (rc == 0 && skel)
+		rc = set_load(st->set, err, errlen);
+	if (rc) {
+		network_set_free(st->set);
+		json_decref(st->report);
+		free(st);
+		return rc;
+	}
+	*staged = st;
+	return 0;
+}
+
+static void publish_report(const struct net_set *s, json_t *report)
+{
+	struct record *r;
+	char *text;
+
+	if (!json_array_size(report))
+		return;
+	text = json_dumps(report, JSON_COMPACT);
+	log_warn("network: %zu NetworkConnect rule target(s) not applied by the kernel: %s",
+		 json_array_size(report), text ? text : "?");
+	free(text);
+	r = record_new("policy.unenforced");
+	if (!r)
+		return;
+	r->action = "NetworkConnect";
+	r->policies = json_array();
+	for (size_t i = 0; i < json_array_size(report); i++) {
+		json_t *id = json_object_get(json_array_get(report, i), "policy");
+		size_t j;
+
+		for (j = 0; j < json_array_size(r->policies); j++)
+			if (json_equal(json_array_get(r->policies, j), id))
+				break;
+		if (j == json_array_size(r->policies))
+			json_array_append(r->policies, id);
+	}
+	json_object_set_new(r->details, "module", json_string("network"));
+	json_object_set_new(r->details, "generation", json_integer(s->gen));
+	json_object_set(r->details, "rules", report);
+	reactor_publish(r);
+}
+
+static void network_commit(void *staged)
+{
+	struct net_staged *st = staged;
+	__u32 zero = 0;
+
+	if (skel && st->set->fd >= 0) {
+		/* One pointer swap; the kernel waits for programs still
+		 * using the old trie before this returns. */
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.policy_map), &zero, &st->set->fd,
+					BPF_ANY) < 0)
+			log_err("network: cannot put the compiled policy in force: %s",
+				strerror(errno));
+		close(st->set->fd);
+		st->set->fd = -1;
+	}
+	network_set_free(kept[SETS_KEPT - 1]);
+	memmove(&kept[1], &kept[0], (SETS_KEPT - 1) * sizeof(kept[0]));
+	kept[0] = st->set;
+	publish_report(st->set, st->report);
+	json_decref(st->report);
+	free(st);
+}
+
+static void network_abort(void *staged)
+{
+	struct net_staged *st = staged;
+
+	network_set_free(st->set);
+	json_decref(st->report);
+	free(st);
+}
+
+/* ---- protected endpoints ------------------------------------------------ */
+
+int network_protect(const struct sockaddr *sa, socklen_t len)
+{
+	struct net_protect_key k = { 0 };
+	__u32 one = 1;
+
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		k.family = NET_FAMILY_V4;
+		k.port = ntohs(in->sin_port);
+		memcpy(k.addr, &in->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		k.port = ntohs(in6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			k.family = NET_FAMILY_V4;
+			memcpy(k.addr, &in6->sin6_addr.s6_addr[12], 4);
+		} else {
+			k.family = NET_FAMILY_V6;
+			memcpy(k.addr, &in6->sin6_addr, 16);
+		}
+	} else {
+		return -EINVAL;
+	}
+	if (nprotects == PROTECT_MAX)
+		return -ENOSPC;
+	protects[nprotects++] = k;
+	if (skel && bpf_map_update_elem(bpf_map__fd(skel->maps.protect_map), &k, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static const struct net_set *set_of_gen(uint32_t gen)
+{
+	for (int i = 0; i < SETS_KEPT; i++)
+		if (kept[i] && kept[i]->gen == gen)
+			return kept[i];
+	return NULL;
+}
+
+static const char *protocol_name(unsigned p)
+{
+	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : NULL;
+}
+
+/* Shadow mode: what the policy in force says about this connect. */
+static void stamp_shadow(struct record *r, const char *rid)
+{
+	struct policy_verdict v;
+	json_t *ctx = json_object();
+
+	if (ctx && r->pid > 0)
+		json_object_set_new(ctx, "pid", json_integer(r->pid));
+	if (policy_decide("NetworkConnect", "Host", rid, false, ctx, &v) < 0) {
+		json_decref(ctx);
+		return;
+	}
+	/* The kernel allowed it, whatever mode is in force now. */
+	v.decision = v.cedar_allow ? DECISION_ALLOW : DECISION_WOULD_DENY;
+	policy_verdict_stamp(&v, r);
+	policy_verdict_free(&v);
+	json_decref(ctx);
+}
+
+static void stamp_kernel(struct record *r, const struct ev_net *e)
+{
+	const struct net_set *s;
+	const char *reason = "policy";
+
+	r->decision = e->action == NET_ALLOW ? DECISION_ALLOW : DECISION_DENY;
+	switch (e->reason) {
+	case NET_REASON_PROTECTED:
+		reason = "protected";
+		break;
+	case NET_REASON_NO_POLICY:
+		reason = "no policy";
+		break;
+	case NET_REASON_DEFAULT:
+		reason = "default deny";
+		break;
+	}
+	json_object_set_new(r->details, "reason", json_string(reason));
+	if (e->reason != NET_REASON_POLICY && e->reason != NET_REASON_DEFAULT) {
+		r->policies = json_array();
+		return;
+	}
+	s = set_of_gen(e->gen);
+	if (s && e->set_id >= 1 && e->set_id <= s->n)
+		r->policies = entry_policies(s, (int)e->set_id - 1);
+	else
+		json_object_set_new(r->details, "policies_unknown", json_true());
+}
+
+static void decode_net(const struct ev_net *e)
+{
+	struct record *r =
+		record_new(e->hdr.type == EV_NET_CONNECT ? "network.connect" : "network.sendmsg");
+	char comm[EV_COMM_LEN + 1], rid[96], res[112], addr[INET6_ADDRSTRLEN];
+	const char *proto = protocol_name(e->protocol);
+
+	if (!r)
+		return;
+	r->time_ns = (int64_t)e->hdr.time_ns + reactor_session()->boot_to_wall_ns;
+	r->pid = e->task.pid;
+	r->ppid = e->task.ppid;
+	r->uid = e->task.uid;
+	r->cgroup = e->task.cgroup_id;
+	memcpy(comm, e->task.comm, EV_COMM_LEN);
+	comm[EV_COMM_LEN] = '\0';
+	record_set_comm(r, comm);
+	r->action = "NetworkConnect";
+	network_resource_id(rid, sizeof(rid), e->family, e->addr, e->port);
+	snprintf(res, sizeof(res), "Host::\"%s\"", rid);
+	record_set_resource(r, res);
+	inet_ntop(e->family == NET_FAMILY_V4 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));
+	json_object_set_new(r->details, "family",
+			    json_string(e->family == NET_FAMILY_V4 ? "ipv4" : "ipv6"));
+	json_object_set_new(r->details, "protocol",
+			    proto ? json_string(proto) : json_integer(e->protocol));
+	json_object_set_new(r->details, "address", json_string(addr));
+	json_object_set_new(r->details, "port", json_integer(e->port));
+	if (e->mapped)
+		json_object_set_new(r->details, "ipv4_mapped", json_true());
+	if (e->task.tid != e->task.pid)
+		json_object_set_new(r->details, "tid", json_integer(e->task.tid));
+	if (e->reason == NET_REASON_MODE && e->mode == MODE_SHADOW) {
+		stamp_shadow(r, rid);
+	} else if (e->reason == NET_REASON_MODE) {
+		r->decision = DECISION_ALLOW;
+		json_object_set_new(r->details, "reason", json_string("record mode"));
+	} else {
+		stamp_kernel(r, e);
+	}
+	reactor_publish(r);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	const struct ev_header *h = data;
+
+	if (size != sizeof(struct ev_net) || h->version != EV_VERSION || h->size != size ||
+	    (h->type != EV_NET_CONNECT && h->type != EV_NET_SENDMSG)) {
+		malformed++;
+		return 0;
+	}
+	decode_net(data);
+	return 0;
+}
+
+static void on_ring(void *arg)
+{
+	if (ring_buffer__consume(rb) < 0)
+		log_warn("network: cannot read the ring buffer");
+}
+
+static uint64_t read_stat(enum net_stat which)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t sum = 0, *vals;
+	__u32 key = which;
+
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats_map), &key, vals) == 0)
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+static void check_loss(void *arg)
+{
+	uint64_t drops = read_stat(NET_STAT_RINGBUF_DROPS);
+	struct record *r;
+
+	if (drops <= drops_seen)
+		return;
+	log_warn("network: the kernel dropped %llu events (ring buffer full)",
+		 (unsigned long long)(drops - drops_seen));
+	r = record_new("stats.loss");
+	if (r) {
+		json_object_set_new(r->details, "source", json_string("network"));
+		json_object_set_new(r->details, "ringbuf_drops",
+				    json_integer((json_int_t)(drops - drops_seen)));
+		json_object_set_new(r->details, "ringbuf_drops_total",
+				    json_integer((json_int_t)drops));
+		reactor_publish(r);
+	}
+	drops_seen = drops;
+}
+
+/* ---- the module --------------------------------------------------------- */
+
+static int attach(struct bpf_program *prog, struct bpf_link **link, int cgroup_fd, char *err,
+		  size_t errlen)
+{
+	*link = bpf_program__attach_cgroup(prog, cgroup_fd);
+	if (!*link) {
+		snprintf(err, errlen, "network: cannot attach %s to the session cgroup: %s",
+			 bpf_program__name(prog), strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int network_session_start(char *err, size_t errlen)
+{
+	const struct session_info *s = reactor_session();
+	__u32 one = 1;
+	int rc;
+
+	skel = network_bpf__open_and_load();
+	if (!skel) {
+		snprintf(err, errlen, "network: cannot load BPF programs: %s", strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < nprotects; i++)
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.protect_map), &protects[i], &one,
+					BPF_ANY)) {
+			snprintf(err, errlen, "network: cannot protect an endpoint: %s",
+				 strerror(errno));
+			return -errno;
+		}
+	if ((rc = attach(skel->progs.handle_connect4, &skel->links.handle_connect4, s->cgroup_fd,
+			 err, errlen)) ||
+	    (rc = attach(skel->progs.handle_connect6, &skel->links.handle_connect6, s->cgroup_fd,
+			 err, errlen)) ||
+	    (rc = attach(skel->progs.handle_sendmsg4, &skel->links.handle_sendmsg4, s->cgroup_fd,
+			 err, errlen)) ||
+	    (rc = attach(skel->progs.handle_sendmsg6, &skel->links.handle_sendmsg6, s->cgroup_fd,
+			 err, errlen)))
+		return rc;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events_map), on_record, NULL, NULL);
+	if (!rb) {
+		snprintf(err, errlen, "network: cannot open ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	rb_watch = reactor_watch_fd(ring_buffer__epoll_fd(rb), on_ring, NULL);
+	stats_watch = reactor_every(1000, check_loss, NULL);
+	if (!rb_watch || !stats_watch) {
+		snprintf(err, errlen, "network: cannot watch the ring buffer");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void network_session_end(void)
+{
+	if (rb)
+		ring_buffer__consume(rb);
+	if (skel)
+		check_loss(NULL);
+	if (malformed)
+		log_warn("network: %llu malformed kernel records dropped",
+			 (unsigned long long)malformed);
+}
+
+static uint64_t network_lost(void)
+{
+	return drops_seen + malformed;
+}
+
+static void network_fini(void)
+{
+	reactor_unwatch(rb_watch);
+	reactor_unwatch(stats_watch);
+	rb_watch = stats_watch = NULL;
+	ring_buffer__free(rb);
+	rb = NULL;
+	network_bpf__destroy(skel);
+	skel = NULL;
+	for (int i = 0; i < SETS_KEPT; i++) {
+		network_set_free(kept[i]);
+		kept[i] = NULL;
+	}
+	drops_seen = malformed = 0;
+}
+
+static const char *const network_actions[] = { "NetworkConnect", NULL };
 
 const struct module network_module = {
 	.name = "network",
+	.enforces = network_actions,
+	.session_start = network_session_start,
+	.session_end = network_session_end,
+	.policy_prepare = network_prepare,
+	.policy_commit = network_commit,
+	.policy_abort = network_abort,
+	.lost = network_lost,
+	.fini = network_fini,
 };

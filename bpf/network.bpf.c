@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/* network.bpf.c: NetworkConnect decisions for a leash session, in the kernel.
+ *
+ * cgroup/connect4, connect6 (TCP and UDP connect) and sendmsg4, sendmsg6
+ * (UDP sends that name an address) are attached to the session cgroup, so
+ * they run for its processes and its child cgroups only, and for nobody
+ * else. Each call:
+ *
+ *   1. builds a struct net_key from the destination (an IPv4-mapped IPv6
+ *      address becomes IPv4, so ::ffff:a.b.c.d is decided as a.b.c.d);
+ *   2. denies it if protect_map holds the address and port, or any address
+ *      on that port (leash's own control endpoints), whatever the mode;
+ *   3. otherwise looks the key up in the LPM trie held in policy_map slot
+ *      0: the longest matching entry carries the decision of every rule
+ *      that matches (see events.h), so one lookup decides. The reactor
+ *      compiles a new trie for every policy or mode change and swaps the
+ *      slot: the swap is one pointer, and the kernel waits for running
+ *      programs before the update returns, so each call is decided wholly
+ *      by the old or wholly by the new policy. In record and shadow mode
+ *      the trie is a single /0 entry that allows;
+ *   4. records the call and the decision in the ring buffer (a failed
+ *      reserve is counted in stats_map, never silent).
+ *
+ * Returning 0 makes connect()/sendmsg() fail with EPERM.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NET_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct net_protect_key);
+	__type(value, __u32);
+} protect_map SEC(".maps");
+
+/* The shape of the inner tries; the reactor creates each one with as many
+ * entries as its policy needs (no rule-count cap). The slot is empty, and
+ * every connect denied, until the first policy is committed. */
+struct net_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct net_key);
+	__type(value, struct net_verdict);
+} trie_shape SEC(".maps"); /* unused; gives BTF the full key and value types */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct net_trie);
+} policy_map SEC(".maps");
+
+static __always_inline void stat_inc(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats_map, &which);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool protected(const struct net_key *k, __u16 port)
+{
+	struct net_protect_key p = { .family = k->family, .port = port };
+
+	__builtin_memcpy(p.addr, k->addr, sizeof(p.addr));
+	if (bpf_map_lookup_elem(&protect_map, &p))
+		return true;
+	__builtin_memset(p.addr, 0, sizeof(p.addr));
+	return bpf_map_lookup_elem(&protect_map, &p) != NULL;
+}
+
+static __always_inline void emit(struct bpf_sock_addr *ctx, __u16 type, const struct net_key *k,
+				 __u16 port, bool mapped, const struct net_verdict *v, __u16 action,
+				 __u16 reason)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 ugid = bpf_get_current_uid_gid();
+	struct ev_net *ev;
+
+	ev = bpf_ringbuf_reserve(&events_map, sizeof(*ev), 0);
+	if (!ev) {
+		stat_inc(NET_STAT_RINGBUF_DROPS);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->hdr.type = type;
+	ev->hdr.version = EV_VERSION;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
+	ev->task.pid = pid_tgid >> 32;
+	ev->task.tid = (__u32)pid_tgid;
+	ev->task.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	ev->task.uid = (__u32)ugid;
+	ev->task.gid = ugid >> 32;
+	ev->task.cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(ev->task.comm, sizeof(ev->task.comm));
+	__builtin_memcpy(ev->addr, k->addr, sizeof(ev->addr));
+	ev->port = port;
+	ev->family = k->family;
+	ev->mapped = mapped;
+	ev->protocol = ctx->protocol;
+	ev->sock_type = ctx->type;
+	ev->action = action;
+	ev->reason = reason;
+	if (v) {
+		ev->mode = v->mode;
+		ev->gen = v->gen;
+		ev->set_id = v->set_id;
+	}
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* The decision for key K; 1 allows, 0 denies (EPERM). */
+static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 type, struct net_key *k,
+				  __u16 port, bool mapped)
+{
+	const struct net_verdict *v = NULL;
+	__u16 action = NET_DENY, reason;
+	__u32 zero = 0;
+	void *trie;
+
+	stat_inc(NET_STAT_SEEN);
+	if (protected(k, port)) {
+		reason = NET_REASON_PROTECTED;
+	} else if (!(trie = bpf_map_lookup_elem(&policy_map, &zero))) {
+		reason = NET_REASON_NO_POLICY;
+	} else if (!(v = bpf_map_lookup_elem(trie, k))) {
+		reason = NET_REASON_NO_POLICY;
+	} else {
+		action = v->action == NET_ALLOW ? NET_ALLOW : NET_DENY;
+		reason = v->reason;
+	}
+	if (action != NET_ALLOW)
+		stat_inc(NET_STAT_DENIED);
+	emit(ctx, type, k, port, mapped, v, action, reason);
+	return action == NET_ALLOW;
+}
+
+static __always_inline int decide4(struct bpf_sock_addr *ctx, __u16 type)
+{
+	struct net_key k = { .prefixlen = NET_PLEN_PORT, .family = NET_FAMILY_V4 };
+	__u32 ip = ctx->user_ip4;
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+
+	__builtin_memcpy(k.addr, &ip, 4);
+	k.port[0] = port >> 8;
+	k.port[1] = port & 0xff;
+	return decide(ctx, type, &k, port, false);
+}
+
+/* connect6/sendmsg6 may carry ::ffff:a.b.c.d: decided as the IPv4 address
+ * (the kernel sends it as IPv4). */
+static __always_inline int decide6(struct bpf_sock_addr *ctx, __u16 type)
+{
+	struct net_key k = { .prefixlen = NET_PLEN_PORT, .family = NET_FAMILY_V6 };
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
+	__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	bool mapped = w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff);
+
+	if (mapped) {
+		k.family = NET_FAMILY_V4;
+		__builtin_memcpy(k.addr, &w3, 4);
+	} else {
+		__builtin_memcpy(k.addr, &w0, 4);
+		__builtin_memcpy(k.addr + 4, &w1, 4);
+		__builtin_memcpy(k.addr + 8, &w2, 4);
+		__builtin_memcpy(k.addr + 12, &w3, 4);
+	}
+	k.port[0] = port >> 8;
+	k.port[1] = port & 0xff;
+	return decide(ctx, type, &k, port, mapped);
+}
+
+SEC("cgroup/connect4")
+int handle_connect4(struct bpf_sock_addr *ctx)
+{
+	return decide4(ctx, EV_NET_CONNECT);
+}
+
+SEC("cgroup/connect6")
+int handle_connect6(struct bpf_sock_addr *ctx)
+{
+	return decide6(ctx, EV_NET_CONNECT);
+}
+
+SEC("cgroup/sendmsg4")
+int handle_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return decide4(ctx, EV_NET_SENDMSG);
+}
+
+SEC("cgroup/sendmsg6")
+int handle_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return decide6(ctx, EV_NET_SENDMSG);
+}
