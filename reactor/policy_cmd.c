@@ -5,7 +5,7 @@
  *	leash policy eval FILE --principal T::"id" --action NAME|Action::"NAME"
  *		--resource T::"id" [--context JSON] [--entities FILE] [--server NAME]
  *		[--json] [--raw-ids]
- *	leash policy eval --batch [--raw-ids] [--reformat] < requests.jsonl
+ *	leash policy eval --batch [--raw-ids] [--reformat] [--index-always] < requests.jsonl
  *	leash policy fmt [--check | -w] FILE
  *	leash policy complete FILE OFFSET
  *
@@ -13,7 +13,8 @@
  * implied hierarchy (cedar_entities_imply) and add --entities on top; batch
  * lines carry their own entities and are evaluated on exactly those, which is
  * what the conformance replay and the differential tests need (--reformat
- * decides on `fmt`'s output of each policy text instead). Batch keeps the
+ * decides on `fmt`'s output of each policy text instead; --index-always sends
+ * every request through the policy index, which small sets otherwise skip). Batch keeps the
  * last parsed policy set and entity store, since suites repeat them line after
  * line.
  */
@@ -233,7 +234,7 @@ static void sort_response(struct cedar_response *r)
 
 struct eval_opts {
 	const char *path, *principal, *action, *resource, *context, *entities, *server;
-	bool json, raw_ids, batch, reformat;
+	bool json, raw_ids, batch, reformat, index_always;
 };
 
 static int eval_one(const struct eval_opts *o)
@@ -535,6 +536,8 @@ static int cmd_eval(int argc, char **argv)
 			o.raw_ids = true;
 		else if (strcmp(a, "--reformat") == 0)
 			o.reformat = true;
+		else if (strcmp(a, "--index-always") == 0)
+			o.index_always = true;
 		else if (strcmp(a, "--principal") == 0)
 			slot = &o.principal;
 		else if (strcmp(a, "--action") == 0)

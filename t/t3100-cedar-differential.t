@@ -25,6 +25,15 @@ test_expect_success CEDAR_WASM 'generated and mutated cases: zero disagreements'
 	grep "^# seed $SEED: 12000 cases.* 0 disagree" result
 '
 
+test_expect_success CEDAR_WASM 'the same through the policy index: zero disagreements' '
+	node "$TEST_DIRECTORY/cedar/difftest.cjs" --leash "$LEASH" --seed "$((SEED + 1))" \
+		--cases 4000 --parse-cases 0 --index-always >result-index;
+	rc=$?
+	cat result-index &&
+	test $rc -eq 0 &&
+	grep "^# seed $((SEED + 1)): 4000 cases.* 0 disagree" result-index
+'
+
 test_expect_success CEDAR_WASM 'the cases are not vacuous: allows, forbids, errors, rejected texts' '
 	sed -n "s/.*(\([0-9]*\) allow, \([0-9]*\) denied by a forbid, \([0-9]*\) with policy errors, \([0-9]*\) rejected by both).*/\1 \2 \3 \4/p" result >counts &&
 	read allow forbid errors rejected <counts &&

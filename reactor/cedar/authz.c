@@ -9,7 +9,9 @@
  * `x in E` holds only if E is x or one of its ancestors, so no policy that can
  * match is missed, and the policies found are then evaluated exactly. With few
  * policies, or entities with very many ancestors, a plain scan is cheaper and
- * is used instead.
+ * is used instead. A policy whose scope leaves the resource open but whose first
+ * condition starts with `resource in [..]` is filed under those entities (see
+ * cond_keys() for why that is exact).
  *
  * Decision: forbid overrides permit, default deny; a policy whose evaluation
  * errors is skipped and listed in errors, whatever the decision.
@@ -112,24 +114,82 @@ static int ix_add(struct cedar_index *ix, const struct cedar_uid *a, const struc
 	return 0;
 }
 
+/*
+ * Resource keys from a condition: when the scope leaves the resource open but the
+ * first `when` starts with `resource in [E..]` / `resource == E` (or a || of
+ * them), the policy can only be satisfied, and can only error, for resources in
+ * one of those entities: that test runs first and never errors, and when it is
+ * false nothing after it is evaluated. The seed's policies are written this way.
+ * Returns the number of keys, or -1 when the condition has another shape.
+ */
+static int cond_keys(const struct cedar_expr *e, const struct cedar_uid **keys, int max, int n)
+{
+	if (n < 0)
+		return n;
+	if (e->op == X_OR)
+		return cond_keys(e->b, keys, max, cond_keys(e->a, keys, max, n));
+	if ((e->op != X_IN && e->op != X_EQ) || e->a->op != X_VAR ||
+	    e->a->var != CEDAR_VAR_RESOURCE)
+		return -1;
+	if (e->b->op == X_LIT && e->b->lit->t == CEDAR_V_ENTITY) {
+		if (n >= max)
+			return -1;
+		keys[n] = &e->b->lit->e;
+		return n + 1;
+	}
+	if (e->op != X_IN || e->b->op != X_SET)
+		return -1;
+	for (size_t i = 0; i < e->b->n; i++) {
+		const struct cedar_expr *x = e->b->items[i];
+
+		if (x->op != X_LIT || x->lit->t != CEDAR_V_ENTITY || n >= max)
+			return -1;
+		keys[n++] = &x->lit->e;
+	}
+	return n;
+}
+
+#define MAX_COND_KEYS 64
+
+static int resource_keys(const struct cedar_policy *p, const struct cedar_uid **keys)
+{
+	if (p->resource.op == CEDAR_SCOPE_EQ || p->resource.op == CEDAR_SCOPE_IN ||
+	    p->resource.op == CEDAR_SCOPE_IS_IN) {
+		keys[0] = &p->resource.uid;
+		return 1;
+	}
+	keys[0] = NULL;
+	if (p->resource.op != CEDAR_SCOPE_ANY || p->nconds == 0 || p->conds[0].unless)
+		return 1;
+	const struct cedar_expr *e = p->conds[0].e;
+
+	while (e->op == X_AND)
+		e = e->a;
+	int n = cond_keys(e, keys, MAX_COND_KEYS, 0);
+
+	if (n < 0) {
+		keys[0] = NULL;
+		return 1;
+	}
+	return n; /* 0 for `resource in []`: never satisfied, never a candidate */
+}
+
 int cedar_index_build(struct cedar_policy_set *ps)
 {
 	struct cedar_index *ix = calloc(1, sizeof(*ix));
+	const struct cedar_uid *rkeys[MAX_COND_KEYS];
 
 	if (!ix)
 		return -ENOMEM;
 	ps->index = ix;
 	for (size_t i = 0; i < ps->n; i++) {
 		const struct cedar_policy *p = &ps->pol[i];
-		const struct cedar_uid *r = NULL;
 		const struct cedar_uid *one[1];
 		const struct cedar_uid *const *acts = one;
 		size_t na = 1;
 		struct cedar_uid **tmp = NULL;
+		int nr = resource_keys(p, rkeys);
 
-		if (p->resource.op == CEDAR_SCOPE_EQ || p->resource.op == CEDAR_SCOPE_IN ||
-		    p->resource.op == CEDAR_SCOPE_IS_IN)
-			r = &p->resource.uid;
 		one[0] = NULL;
 		if (p->action.op == CEDAR_SCOPE_EQ || p->action.op == CEDAR_SCOPE_IN) {
 			one[0] = &p->action.uid;
@@ -143,9 +203,11 @@ int cedar_index_build(struct cedar_policy_set *ps)
 			na = p->action.n;
 		}
 		for (size_t k = 0; k < na; k++) {
-			if (ix_add(ix, acts[k], r, i) < 0) {
-				free(tmp);
-				return -ENOMEM;
+			for (int r = 0; r < nr; r++) {
+				if (ix_add(ix, acts[k], rkeys[r], i) < 0) {
+					free(tmp);
+					return -ENOMEM;
+				}
 			}
 		}
 		free(tmp);
@@ -193,7 +255,7 @@ size_t cedar_index_candidates(const struct cedar_policy_set *ps, const struct ce
 	const struct cedar_entity *re = cedar_entities_get(es, resource);
 	size_t na = 2 + (ae ? ae->nanc : 0), nr = 2 + (re ? re->nanc : 0), n = 0;
 
-	if (ps->n < SCAN_BELOW || na * nr > SCAN_PROBES || !ps->index) {
+	if (!ps->index || (!ps->index_always && (ps->n < SCAN_BELOW || na * nr > SCAN_PROBES))) {
 		for (size_t i = 0; i < ps->n; i++)
 			if (!push(out, cap, &n, i))
 				return (size_t)-1;

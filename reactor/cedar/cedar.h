@@ -87,6 +87,8 @@ struct cedar_policy_set;
 
 enum {
 	CEDAR_PARSE_RAW_IDS = 1, /* ignore @id("x"): ids are always policy0, policy1, ... */
+	CEDAR_PARSE_INDEX_ALWAYS = 2, /* always use the policy index, even where a scan is
+				       * cheaper: lets tests run every request through it */
 };
 
 /*

@@ -329,6 +329,7 @@ struct cedar_policy_set {
 	struct cedar_str *trailing_comments;
 	size_t ntrailing;
 	struct cedar_index *index;
+	bool index_always; /* CEDAR_PARSE_INDEX_ALWAYS: no scan fallback (tests) */
 };
 
 int cedar_index_build(struct cedar_policy_set *ps);

@@ -1360,6 +1360,7 @@ int cedar_parse(const char *text, size_t len, int flags, struct cedar_policy_set
 		rc = -EINVAL;
 	else if (cedar_index_build(ps) < 0)
 		rc = -ENOMEM;
+	ps->index_always = flags & CEDAR_PARSE_INDEX_ALWAYS;
 out:
 	free(p->com);
 	free(p->comoff);

@@ -20,7 +20,8 @@ const int = (n) => Math.floor(rnd() * n);
 
 function policy(i) {
   switch (i % 6) {
-    case 0: return `permit (principal, action in [Action::"FileOpen", Action::"FileOpenReadOnly"], resource in Dir::"/work/p${i}/");`;
+    // the seed's style: the resource constraint in a condition
+    case 0: return `permit (principal, action in [Action::"FileOpen", Action::"FileOpenReadOnly"], resource) when { resource in [Dir::"/work/p${i}/", Dir::"/srv/p${i}/"] };`;
     case 1: return `forbid (principal, action == Action::"FileOpenReadWrite", resource == File::"/etc/f${i}");`;
     case 2: return `permit (principal, action == Action::"NetworkConnect", resource in Host::"*.d${i}.com");`;
     case 3: return `forbid (principal, action == Action::"McpCall", resource == MCP::Tool::"tool${i}");`;

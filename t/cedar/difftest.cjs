@@ -2,7 +2,7 @@
 // difftest.cjs: differential testing of leash's Cedar engine against the
 // reference implementation (@cedar-policy/cedar-wasm, pinned in package.json).
 //
-//   node difftest.cjs --leash PATH [--seed N] [--cases N] [--parse-cases N] [--dump FILE]
+//   node difftest.cjs --leash PATH [--seed N] [--cases N] [--parse-cases N] [--dump FILE] [--index-always]
 //
 // A seeded generator makes random policy sets, entity stores and requests over
 // leash's vocabulary (File/Dir/Host/MCP entities, deep Dir chains, ids with
@@ -42,6 +42,8 @@ const SEED = Number(opt('--seed', '1'));
 const NCASES = Number(opt('--cases', '3000'));
 const NPARSE = Number(opt('--parse-cases', '1500'));
 const DUMP = opt('--dump');
+// --index-always: leash sends every request through its policy index (small sets otherwise scan)
+const LEASH_ARGS = args.includes('--index-always') ? ['--index-always'] : [];
 if (!LEASH) {
   process.stderr.write('usage: difftest.cjs --leash PATH [--seed N] [--cases N] [--parse-cases N]\n');
   process.exit(2);
@@ -320,7 +322,7 @@ function contextValue(U) {
 
 function makeCase(n) {
   const U = makeUniverse();
-  const pols = Array.from({ length: 1 + int(5) }, (_, i) => policyText(U, i));
+  const pols = Array.from({ length: 1 + int(chance(0.2) ? 30 : 5) }, (_, i) => policyText(U, i));
   const act = chance(0.95) ? pick(ACTIONS) : 'Nope';
   const resPool = act === 'NetworkConnect' || act === 'HttpRewrite' ? U.hosts
     : act === 'McpCall' ? [U.tool, U.server] : [...U.files, ...U.dirs.map((d) => ({ type: 'Dir', id: d }))];
@@ -401,7 +403,7 @@ function line(c) {
 }
 
 function leashBatch(cases) {
-  const r = spawnSync(LEASH, ['policy', 'eval', '--batch'], { input: cases.map(line).join('\n') + '\n', maxBuffer: 1 << 30 });
+  const r = spawnSync(LEASH, ['policy', 'eval', '--batch', ...LEASH_ARGS], { input: cases.map(line).join('\n') + '\n', maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error('leash exited ' + r.status + ': ' + r.stderr);
   return r.stdout.toString().split('\n').filter((l) => l).map((l) => JSON.parse(l));
 }
