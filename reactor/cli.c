@@ -15,10 +15,12 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "control.h"
 
 static const char usage_text[] =
 	"usage: leash [options] [--] COMMAND [ARGS...]\n"
 	"       leash policy check|eval|fmt ...   (see 'leash policy --help')\n"
+	"       leash ctl status|mode|policy ...  (see 'leash ctl --help')\n"
 	"\n"
 	"Runs COMMAND in a sandbox, records what it does in an SQLite audit log,\n"
 	"and (as enforcement lands) governs it with a Cedar policy.\n"
@@ -31,7 +33,10 @@ static const char usage_text[] =
 	"  --db FILE            audit database (default: $XDG_DATA_HOME/leash/leash.db\n"
 	"                       of the invoking user)\n"
 	"  --listen ADDR        control server address, HOST:PORT (default " LEASH_DEFAULT_LISTEN
-	")\n"
+	";\n"
+	"                       port 0: any free port; '' : no control server)\n"
+	"  --open               open the Control UI in the browser (as the invoking user)\n"
+	"  --token TOKEN        the control server's token (default: $LEASH_TOKEN, or random)\n"
 	"  -e, --env KEY[=VAL]  set KEY in the command's environment (KEY alone: copy leash's)\n"
 	"  -v, --volume SRC:DST[:ro|:rw]\n"
 	"                       bind-mount SRC at DST inside the sandbox\n"
@@ -50,6 +55,8 @@ enum {
 	OPT_POLICY,
 	OPT_DB,
 	OPT_LISTEN,
+	OPT_OPEN,
+	OPT_TOKEN,
 	OPT_VERBOSE,
 	OPT_VERSION
 };
@@ -61,6 +68,8 @@ static const struct option long_options[] = {
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "open", no_argument, NULL, OPT_OPEN },
+	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "env", required_argument, NULL, 'e' },
 	{ "volume", required_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -144,7 +153,8 @@ static int check_db(const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-/* HOST:PORT with an IPv4 literal, [IPv6] or localhost, port 1..65535. */
+/* HOST:PORT with an IPv4 literal, [IPv6] or localhost, port 0..65535
+ * (0: any free port); '' turns the control server off. */
 static int check_listen(const char *v, char *err, size_t errlen)
 {
 	char host[INET6_ADDRSTRLEN + 2];
@@ -154,6 +164,8 @@ static int check_listen(const char *v, char *err, size_t errlen)
 	long port;
 	size_t hl;
 
+	if (!*v)
+		return 0;
 	if (!colon || colon == v)
 		goto bad;
 	hl = colon - v;
@@ -162,7 +174,7 @@ static int check_listen(const char *v, char *err, size_t errlen)
 	memcpy(host, v, hl);
 	host[hl] = '\0';
 	port = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || port < 1 || port > 65535)
+	if (!colon[1] || *end || port < 0 || port > 65535)
 		goto bad;
 	if (strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, addr) == 1)
 		return 0;
@@ -174,9 +186,19 @@ static int check_listen(const char *v, char *err, size_t errlen)
 bad:
 	snprintf(
 		err, errlen,
-		"--listen: '%s' is not HOST:PORT (an IPv4 address, [IPv6] or localhost, port 1-65535)",
+		"--listen: '%s' is not HOST:PORT (an IPv4 address, [IPv6] or localhost, port 0-65535)",
 		v);
 	return -EINVAL;
+}
+
+static int check_token(const char *what, const char *v, char *err, size_t errlen)
+{
+	if (control_token_check(v) < 0) {
+		snprintf(err, errlen,
+			 "%s: the token must be 16-128 characters of A-Z a-z 0-9 . _ ~ -", what);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int valid_env_name(const char *s, size_t n)
@@ -318,6 +340,14 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, char *err, 
 		case OPT_LISTEN:
 			rc = check_listen(optarg, err, errlen);
 			cfg->listen = optarg;
+			cfg->listen_set = true;
+			break;
+		case OPT_OPEN:
+			cfg->open = true;
+			break;
+		case OPT_TOKEN:
+			rc = check_token("--token", optarg, err, errlen);
+			cfg->token = optarg;
 			break;
 		case 'e':
 			rc = add_env(cfg, optarg, err, errlen);
@@ -350,6 +380,11 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, char *err, 
 			return CLI_ERROR;
 		}
 		if (rc < 0)
+			return CLI_ERROR;
+	}
+	if (!cfg->token && getenv("LEASH_TOKEN")) {
+		cfg->token = getenv("LEASH_TOKEN");
+		if (check_token("LEASH_TOKEN", cfg->token, err, errlen) < 0)
 			return CLI_ERROR;
 	}
 	if (optind >= argc) {

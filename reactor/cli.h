@@ -18,7 +18,10 @@ struct config {
 	enum mode mode;
 	const char *policy; /* NULL: the embedded default */
 	const char *db; /* NULL: the per-user default */
-	const char *listen; /* HOST:PORT of the control server */
+	const char *listen; /* HOST:PORT of the control server; "" for none */
+	bool listen_set; /* --listen given: a busy port is an error, not a fallback */
+	bool open; /* --open: the UI in the invoking user's browser */
+	const char *token; /* --token or $LEASH_TOKEN; NULL: random */
 	const char *name; /* the agent's name (principal Agent::"NAME"); NULL: from the command */
 	bool allow_degraded; /* enforce what can be enforced, report the rest */
 	char **env; /* KEY=VALUE for the command, from -e */
@@ -38,6 +41,6 @@ enum cli_result {
 enum cli_result cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen);
 void cli_free(struct config *cfg);
 
-#define LEASH_DEFAULT_LISTEN "127.0.0.1:7433"
+#define LEASH_DEFAULT_LISTEN "127.0.0.1:18080"
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "log.h"
 #include "policy_cmd.h"
 #include "session.h"
@@ -15,6 +16,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "policy") == 0)
 		return policy_cmd_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1);
 	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 	case CLI_DONE:
 		cli_free(&cfg);

@@ -26,9 +26,11 @@
 
 #include "bus.h"
 #include "cgroup.h"
+#include "control.h"
 #include "identity.h"
 #include "log.h"
 #include "module.h"
+#include "network.h"
 #include "policy.h"
 #include "reactor.h"
 #include "reaper.h"
@@ -55,6 +57,7 @@ struct session {
 	int exit_status;
 	int cmd_status; /* wait status of the command, -1 if unknown */
 	bool policy_refused; /* the policy had errors: bad input, exit 2 */
+	bool control; /* the control server runs */
 };
 
 static int make_uuid(char *out)
@@ -404,6 +407,41 @@ static void fini_modules(void)
 			modules[i]->fini();
 }
 
+/* The control server, once the policy is in force (see control.h). */
+static int start_control(struct session *s, const char *cwd, char *err, size_t errlen)
+{
+	const struct config *cfg = s->cfg;
+	struct control_opts o = {
+		.listen = cfg->listen,
+		.fallback = !cfg->listen_set,
+		.token = cfg->token,
+		.db = s->db,
+		.uuid = s->uuid,
+		.cwd = cwd,
+		.open = cfg->open,
+		.uid = s->id.uid,
+		.gid = s->id.gid,
+	};
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int rc;
+
+	if (!cfg->listen[0])
+		return 0;
+	rc = control_start(&o, err, errlen);
+	if (rc)
+		return rc;
+	s->control = true;
+	/* The agent never reaches the control server, whatever the policy. */
+	if (control_address(&ss, &sslen) < 0 ||
+	    (rc = network_protect((struct sockaddr *)&ss, sslen)) < 0) {
+		snprintf(err, errlen, "control: cannot keep the agent from the control server");
+		return rc ? rc : -EIO;
+	}
+	log_info("control: %s", control_url());
+	return 0;
+}
+
 static int setup(struct session *s, char *err, size_t errlen)
 {
 	struct session_info info = { 0 };
@@ -478,13 +516,16 @@ static int setup(struct session *s, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	/* Every module compiles the first policy before the command exists. */
-	return policy_apply(NULL, s->cfg->mode, "start", err, errlen);
+	rc = policy_apply(NULL, s->cfg->mode, "start", err, errlen);
+	if (rc)
+		return rc;
+	return start_control(s, cwd, err, errlen);
 }
 
 static int start_command(struct session *s, char *err, size_t errlen)
 {
 	char wal[PATH_MAX + 8], shm[PATH_MAX + 8], cgroot[PATH_MAX];
-	const char *masks[5] = { 0 };
+	const char *masks[6] = { 0 };
 	const char *readonly[2] = { 0 };
 	struct session_info info = *reactor_session();
 	struct sandbox_spec spec = { 0 };
@@ -506,6 +547,8 @@ static int start_command(struct session *s, char *err, size_t errlen)
 		masks[1] = wal;
 		masks[2] = shm;
 	}
+	/* The control server's run files hold its token. */
+	masks[s->data_dir[0] ? 1 : 3] = CONTROL_RUN_DIR;
 	/* cgroupfs read-only inside: even a uid-0 command without
 	 * capabilities owns root's cgroup files and could move itself out. */
 	if (cgroup_root(cgroot, sizeof(cgroot)) == 0)
@@ -584,6 +627,8 @@ static void teardown(struct session *s)
 			event_free(s->sig[i]);
 	reactor_unwatch(s->ctl_watch);
 	reactor_unwatch(s->exit_watch);
+	if (s->control)
+		control_stop();
 	store_close(s->store);
 	sandbox_close(&s->sb);
 	if (s->cg.fd >= 0) {
