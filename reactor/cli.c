@@ -34,7 +34,7 @@ static const char usage_text[] =
 	"                       of the invoking user)\n"
 	"  --listen ADDR        control server address, HOST:PORT (default " LEASH_DEFAULT_LISTEN
 	";\n"
-	"                       port 0: any free port; '' : no control server)\n"
+	"                       '': no control server)\n"
 	"  --open               open the Control UI in the browser (as the invoking user)\n"
 	"  --token TOKEN        the control server's token (default: $LEASH_TOKEN, or random)\n"
 	"  -e, --env KEY[=VAL]  set KEY in the command's environment (KEY alone: copy leash's)\n"
@@ -153,8 +153,8 @@ static int check_db(const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-/* HOST:PORT with an IPv4 literal, [IPv6] or localhost, port 0..65535
- * (0: any free port); '' turns the control server off. */
+/* HOST:PORT with an IPv4 literal, [IPv6] or localhost, port 1..65535;
+ * '' turns the control server off. */
 static int check_listen(const char *v, char *err, size_t errlen)
 {
 	char host[INET6_ADDRSTRLEN + 2];
@@ -174,7 +174,7 @@ static int check_listen(const char *v, char *err, size_t errlen)
 	memcpy(host, v, hl);
 	host[hl] = '\0';
 	port = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || port < 0 || port > 65535)
+	if (!colon[1] || *end || port < 1 || port > 65535)
 		goto bad;
 	if (strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, addr) == 1)
 		return 0;
@@ -186,7 +186,7 @@ static int check_listen(const char *v, char *err, size_t errlen)
 bad:
 	snprintf(
 		err, errlen,
-		"--listen: '%s' is not HOST:PORT (an IPv4 address, [IPv6] or localhost, port 0-65535)",
+		"--listen: '%s' is not HOST:PORT (an IPv4 address, [IPv6] or localhost, port 1-65535)",
 		v);
 	return -EINVAL;
 }
