@@ -189,11 +189,18 @@ static int parse_uid_text(const char *s, char **type, char **id)
 	}
 	const struct cedar_uid *u = &ps->pol[0].principal.uid;
 
+	/* the C API takes NUL-terminated ids */
+	bool nul = memchr(u->id.p, 0, u->id.n) || memchr(u->type.p, 0, u->type.n);
+
 	*type = strndup(u->type.p, u->type.n);
 	*id = strndup(u->id.p, u->id.n);
 	cedar_policy_set_free(ps);
-	if (memchr(u->id.p, 0, u->id.n))
-		return -EINVAL; /* the C API takes NUL-terminated ids */
+	if (nul) {
+		free(*type);
+		free(*id);
+		*type = *id = NULL;
+		return -EINVAL;
+	}
 	return 0;
 }
 
