@@ -214,6 +214,14 @@ static void prefix_text(char *buf, size_t len, int family, const uint8_t *addr, 
 		snprintf(buf, len, "%s%s%s", open, a, close);
 }
 
+/* ::ffff:a.b.c.d (ADDR may be unaligned, so no IN6_IS_ADDR_V4MAPPED) */
+static bool v4_mapped(const uint8_t *addr)
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return memcmp(addr, prefix, sizeof(prefix)) == 0;
+}
+
 static bool looks_numeric(const char *id)
 {
 	if (id[0] == '[')
@@ -281,8 +289,7 @@ static enum target_kind parse_host(const char *id, bool eq, struct net_key *k, c
 		key_mask(k, NET_PLEN_ADDR(cidr >= 0 ? cidr : family == NET_FAMILY_V4 ? 32 : 128));
 	}
 	prefix_text(canon, sizeof(canon), family, k->addr, cidr, port);
-	if (family == NET_FAMILY_V6 && cidr < 0 &&
-	    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)k->addr)) {
+	if (family == NET_FAMILY_V6 && cidr < 0 && v4_mapped(k->addr)) {
 		snprintf(
 			why, whylen,
 			"never matches: IPv4-mapped addresses are decided as IPv4 (write the IPv4 address)");

@@ -50,7 +50,8 @@ static char *verdict_text(bool allow, const char **ids, size_t n)
 	size_t len = 16;
 	char *s;
 
-	qsort(ids, n, sizeof(*ids), id_cmp);
+	if (n)
+		qsort(ids, n, sizeof(*ids), id_cmp);
 	for (size_t i = 0; i < n; i++)
 		len += strlen(ids[i]) + 1;
 	s = malloc(len);
