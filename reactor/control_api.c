@@ -340,6 +340,28 @@ void api_complete(struct http_conn *c, const struct http_request *rq)
 
 /* ---- add-from-event ------------------------------------------------------ */
 
+/* RES ("Type::\"id\"") with a file or directory id made canonical
+ * (symlinks resolved, as the kernel reports what it opens and runs:
+ * /bin/echo is /usr/bin/echo), so the rule matches what is enforced. Ids
+ * with escapes, or that do not resolve, stay as they are. */
+static void canonical_resource(const char *res, char *out, size_t len)
+{
+	bool file = strncmp(res, "File::\"", 7) == 0, dir = strncmp(res, "Dir::\"", 6) == 0;
+	const char *id = res + (file ? 7 : 6);
+	size_t n = strlen(res);
+	char path[4096], real[4096];
+
+	snprintf(out, len, "%s", res);
+	if ((!file && !dir) || res[n - 1] != '"' || strchr(id, '\\') ||
+	    (size_t)(res + n - 1 - id) >= sizeof(path))
+		return;
+	snprintf(path, sizeof(path), "%.*s", (int)(res + n - 1 - id), id);
+	if (path[0] != '/' || !realpath(path, real))
+		return;
+	snprintf(out, len, "%s::\"%s%s\"", file ? "File" : "Dir", real,
+		 dir && strcmp(real, "/") ? "/" : "");
+}
+
 /* The wider resource "Allow/Deny this" offers: a file's directory, a
  * host's parent domain wildcard. Writes the whole scope clause. */
 static int parent_scope(const char *res, char *out, size_t len)
@@ -395,7 +417,7 @@ void api_add_from_event(struct http_conn *c, const struct http_request *rq)
 {
 	json_t *j = control_body_json(rq), *ev = NULL, *extra;
 	const char *effect, *scope, *action, *res, *kind;
-	char clause[4200], *stmt = NULL, *text = NULL;
+	char clause[4200], canon[4120], *stmt = NULL, *text = NULL;
 	bool apply;
 
 	effect = j ? json_string_value(json_object_get(j, "effect")) : NULL;
@@ -420,14 +442,15 @@ void api_add_from_event(struct http_conn *c, const struct http_request *rq)
 			      NULL);
 		goto out;
 	}
+	canonical_resource(res, canon, sizeof(canon));
 	if (scope && strcmp(scope, "parent") == 0) {
-		if (parent_scope(res, clause, sizeof(clause)) < 0) {
+		if (parent_scope(canon, clause, sizeof(clause)) < 0) {
 			control_error(c, 400, "event.no-parent",
 				      "this resource has no wider scope; use \"exact\"", NULL);
 			goto out;
 		}
 	} else {
-		snprintf(clause, sizeof(clause), "resource == %s", res);
+		snprintf(clause, sizeof(clause), "resource == %s", canon);
 	}
 	if (asprintf(&stmt, "%s (principal, action == Action::\"%s\", %s);", effect, action,
 		     clause) < 0 ||
