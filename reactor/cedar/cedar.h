@@ -254,4 +254,11 @@ int cedar_complete(const char *text, size_t len, size_t cursor, const char *cons
 		   struct cedar_completion *out);
 void cedar_completion_free(struct cedar_completion *c);
 
+/*
+ * Byte offset of 1-based line and column (in characters, as in diagnostics) in
+ * text; past the end of a line or of the text it clamps to that end. Editors
+ * send cursors as line/column; cedar_complete() takes bytes.
+ */
+size_t cedar_offset(const char *text, size_t len, unsigned line, unsigned col);
+
 #endif

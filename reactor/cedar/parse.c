@@ -1197,10 +1197,25 @@ static void parse_policy(struct parser *p, struct cedar_policy *pol)
 	pol->end = p->prev.off + p->prev.len;
 }
 
+/*
+ * After an error: skip to the end of the broken policy, i.e. past the next ';',
+ * or up to a `permit (` / `forbid (` / `@name` that starts the next policy when
+ * the broken one also lost its ';' (so that policy's own errors are reported).
+ */
 static void skip_policy(struct parser *p)
 {
-	while (p->tok.t != T_EOF && p->tok.t != T_SEMI)
+	bool moved = false;
+
+	while (p->tok.t != T_EOF && p->tok.t != T_SEMI) {
+		if (moved && (tok_is(p, "permit") || tok_is(p, "forbid")) &&
+		    peek(p).t == T_LPAREN && p->prev.t != T_COLONCOLON && p->prev.t != T_DOT)
+			return;
+		if (moved && p->tok.t == T_AT && peek(p).t == T_IDENT &&
+		    (p->prev.t == T_RBRACE || p->prev.t == T_RPAREN))
+			return;
 		next(p);
+		moved = true;
+	}
 	if (p->tok.t == T_SEMI)
 		next(p);
 }

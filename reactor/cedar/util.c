@@ -228,6 +228,21 @@ char *cedar_buf_steal(struct cedar_buf *b)
 	return p;
 }
 
+size_t cedar_offset(const char *text, size_t len, unsigned line, unsigned col)
+{
+	size_t i = 0;
+
+	for (unsigned l = 1; l < line && i < len; i++)
+		if (text[i] == '\n')
+			l++;
+	for (unsigned c = 1; c < col && i < len && text[i] != '\n'; c++) {
+		i++;
+		while (i < len && ((unsigned char)text[i] & 0xc0) == 0x80)
+			i++;
+	}
+	return i;
+}
+
 /* --- diagnostics ---------------------------------------------------------- */
 
 static unsigned count_chars(const char *s, size_t n)

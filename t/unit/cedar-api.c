@@ -303,8 +303,20 @@ static void completion(void)
 	cedar_completion_free(&c);
 }
 
+static void offsets(void)
+{
+	const char *t = "ab\n\xc3\xa9x\nz";
+
+	is_int(cedar_offset(t, strlen(t), 1, 1), 0, "line 1 column 1 is byte 0");
+	is_int(cedar_offset(t, strlen(t), 2, 2), 5, "columns count characters (after a 2-byte é)");
+	is_int(cedar_offset(t, strlen(t), 2, 99), 6, "past the end of a line clamps to it");
+	is_int(cedar_offset(t, strlen(t), 3, 2), 8, "last line");
+	is_int(cedar_offset(t, strlen(t), 9, 1), 8, "past the end of the text clamps to it");
+}
+
 int main(void)
 {
+	offsets();
 	validation();
 	provider();
 	rules();

@@ -91,6 +91,14 @@ static void diagnostics(void)
 	   "errors are on lines 1, 3 and 4");
 	is_str(d.n == 3 ? d.v[1].policy_id : NULL, "policy2", "errors name their policy");
 
+	/* a broken policy that also lost its ';' does not swallow the next one */
+	parse("permit(principal, action, resource) when { 1 == }\n"
+	      "permit(principal, action, resource) when { x }\n"
+	      "@id(\"z\")\n"
+	      "forbid(principal, action resource);\n");
+	ok(d.n == 3 && d.v[0].line == 1 && d.v[1].line == 2 && d.v[2].line == 4,
+	   "recovery resumes at the next permit/forbid/@ when ';' is missing too");
+
 	/* rendering: file:line:col, source line and a caret under the column */
 	parse("permit(principal, action, resource)\n  when { principal.if };");
 	char *buf = NULL;
