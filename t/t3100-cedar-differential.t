@@ -25,9 +25,9 @@ test_expect_success CEDAR_WASM 'generated and mutated cases: zero disagreements'
 	grep "^# seed $SEED: 12000 cases.* 0 disagree" result
 '
 
-test_expect_success CEDAR_WASM 'the same through the policy index: zero disagreements' '
+test_expect_success CEDAR_WASM 'through the policy index and after fmt: zero disagreements' '
 	node "$TEST_DIRECTORY/cedar/difftest.cjs" --leash "$LEASH" --seed "$((SEED + 1))" \
-		--cases 4000 --parse-cases 0 --index-always >result-index;
+		--cases 4000 --parse-cases 0 --index-always --reformat >result-index;
 	rc=$?
 	cat result-index &&
 	test $rc -eq 0 &&

@@ -2,7 +2,8 @@
 // difftest.cjs: differential testing of leash's Cedar engine against the
 // reference implementation (@cedar-policy/cedar-wasm, pinned in package.json).
 //
-//   node difftest.cjs --leash PATH [--seed N] [--cases N] [--parse-cases N] [--dump FILE] [--index-always]
+//   node difftest.cjs --leash PATH [--seed N] [--cases N] [--parse-cases N] [--dump FILE]
+//                     [--index-always] [--reformat]
 //
 // A seeded generator makes random policy sets, entity stores and requests over
 // leash's vocabulary (File/Dir/Host/MCP entities, deep Dir chains, ids with
@@ -42,8 +43,9 @@ const SEED = Number(opt('--seed', '1'));
 const NCASES = Number(opt('--cases', '3000'));
 const NPARSE = Number(opt('--parse-cases', '1500'));
 const DUMP = opt('--dump');
-// --index-always: leash sends every request through its policy index (small sets otherwise scan)
-const LEASH_ARGS = args.includes('--index-always') ? ['--index-always'] : [];
+// --index-always: leash sends every request through its policy index (small sets otherwise scan);
+// --reformat: leash decides on `leash policy fmt`'s output of each policy text
+const LEASH_ARGS = ['--index-always', '--reformat'].filter((a) => args.includes(a));
 if (!LEASH) {
   process.stderr.write('usage: difftest.cjs --leash PATH [--seed N] [--cases N] [--parse-cases N]\n');
   process.exit(2);
