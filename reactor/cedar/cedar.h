@@ -122,8 +122,11 @@ struct cedar_entities;
 struct cedar_entities *cedar_entities_new(void);
 void cedar_entities_free(struct cedar_entities *es);
 /*
- * Adds entities in Cedar's JSON format: [{"uid":{"type","id"},"attrs":{..},"parents":[uid..]}].
- * Returns 0, or -EINVAL with a message in err.
+ * Adds entities in Cedar's JSON format: [{"uid":{"type","id"},"attrs":{..},"parents":[uid..]}],
+ * with Cedar's rules: attrs and parents are required, a repeated entity must be
+ * identical, the hierarchy must not have a cycle. An entity the provider already
+ * built gets the JSON's attributes and parents added. Returns 0, or -EINVAL with a
+ * message in err.
  */
 int cedar_entities_add_json(struct cedar_entities *es, const json_t *arr, char *err, size_t errlen);
 /* Adds (or extends) entity type::id with one parent. 0 or -ENOMEM. */

@@ -189,6 +189,15 @@ void cedar_entities_seal(struct cedar_entities *es)
 	es->sealed = true;
 }
 
+/* Is e one of its own ancestors? */
+static bool cedar_entities_in_strict(const struct cedar_entity *e)
+{
+	for (size_t i = 0; i < e->nanc; i++)
+		if (cedar_uid_eq(e->anc[i], &e->uid))
+			return true;
+	return false;
+}
+
 bool cedar_entities_in(const struct cedar_entities *es, const struct cedar_uid *a,
 		       const struct cedar_uid *b)
 {
@@ -381,6 +390,83 @@ int cedar_value_from_json(struct cedar_arena *a, const json_t *j, const struct c
 	return -EINVAL;
 }
 
+static bool same_parents(const struct cedar_entity *e, const struct cedar_uid *p, size_t n)
+{
+	size_t distinct = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false, found = false;
+
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = cedar_uid_eq(&p[k], &p[i]);
+		distinct += !dup;
+		for (size_t k = 0; k < e->nparents && !found; k++)
+			found = cedar_uid_eq(&e->parents[k], &p[i]);
+		if (!found)
+			return false;
+	}
+	return distinct == e->nparents;
+}
+
+/* One entity of the JSON array; see cedar_entities_add_json(). */
+static int add_json_entity(struct cedar_entities *es, const json_t *ej, char *err, size_t errlen)
+{
+	struct cedar_uid u, *pu = NULL;
+	const struct cedar_value *attrs = NULL;
+	const json_t *ja = json_object_get(ej, "attrs"), *jp = json_object_get(ej, "parents");
+	size_t np = json_array_size(jp), k;
+	json_t *pj;
+	bool existed;
+	int rc = json_uid(NULL, json_object_get(ej, "uid"), &u, false, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	/* as Cedar: attrs and parents are required */
+	if (!json_is_object(ja) || !json_is_array(jp)) {
+		snprintf(err, errlen,
+			 "entity %.*s::\"%.*s\" needs \"attrs\" (object) and \"parents\" (array)",
+			 (int)u.type.n, u.type.p, (int)u.id.n, u.id.p);
+		return -EINVAL;
+	}
+	rc = cedar_value_from_json(&es->arena, ja, &attrs, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (attrs->t != CEDAR_V_RECORD) {
+		snprintf(err, errlen, "entity attrs must be a record");
+		return -EINVAL;
+	}
+	pu = cedar_arena_alloc(&es->arena, (np + 1) * sizeof(*pu));
+	if (!pu)
+		return -ENOMEM;
+	json_array_foreach(jp, k, pj)
+	{
+		rc = json_uid(&es->arena, pj, &pu[k], false, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	struct cedar_entity *e = cedar_entities_put(es, &u, &existed);
+
+	if (!e)
+		return -ENOMEM;
+	if (existed && e->from_json) {
+		/* Cedar accepts a repeated entity only when it is the same entity */
+		if (cedar_value_eq(e->attrs, attrs) && same_parents(e, pu, np))
+			return 0;
+		snprintf(err, errlen, "duplicate entity entry %.*s::\"%.*s\"", (int)u.type.n,
+			 u.type.p, (int)u.id.n, u.id.p);
+		return -EINVAL;
+	}
+	/* new, or built by the provider: the JSON gives the attributes and more parents */
+	e->from_json = true;
+	e->attrs = attrs;
+	for (k = 0; k < np; k++) {
+		rc = add_parent(es, e, &pu[k]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int cedar_entities_add_json(struct cedar_entities *es, const json_t *arr, char *err, size_t errlen)
 {
 	size_t i;
@@ -392,50 +478,21 @@ int cedar_entities_add_json(struct cedar_entities *es, const json_t *arr, char *
 	}
 	json_array_foreach(arr, i, ej)
 	{
-		struct cedar_uid u;
-		bool existed;
-		int rc = json_uid(NULL, json_object_get(ej, "uid"), &u, false, err, errlen);
+		int rc = add_json_entity(es, ej, err, errlen);
 
 		if (rc < 0)
 			return rc;
-		struct cedar_entity *e = cedar_entities_put(es, &u, &existed);
+	}
+	/* as Cedar: the parent relation must not have a cycle */
+	cedar_entities_seal(es);
+	for (size_t s = 0; s < es->nslots; s++) {
+		const struct cedar_entity *e = es->slots[s];
 
-		if (!e)
-			return -ENOMEM;
-		if (existed) {
-			snprintf(err, errlen, "duplicate entity %.*s::\"%.*s\"", (int)u.type.n,
-				 u.type.p, (int)u.id.n, u.id.p);
+		if (e && cedar_entities_in_strict(e)) {
+			snprintf(err, errlen,
+				 "the entity hierarchy has a cycle through %.*s::\"%.*s\"",
+				 (int)e->uid.type.n, e->uid.type.p, (int)e->uid.id.n, e->uid.id.p);
 			return -EINVAL;
-		}
-		const json_t *attrs = json_object_get(ej, "attrs");
-
-		if (attrs && !json_is_object(attrs)) {
-			snprintf(err, errlen, "entity attrs must be an object");
-			return -EINVAL;
-		}
-		if (attrs) {
-			rc = cedar_value_from_json(&es->arena, attrs, &e->attrs, err, errlen);
-			if (rc < 0)
-				return rc;
-			if (e->attrs->t != CEDAR_V_RECORD) {
-				snprintf(err, errlen, "entity attrs must be a record");
-				return -EINVAL;
-			}
-		}
-		const json_t *parents = json_object_get(ej, "parents");
-		size_t k;
-		json_t *pj;
-
-		json_array_foreach(parents, k, pj)
-		{
-			struct cedar_uid pu;
-
-			rc = json_uid(NULL, pj, &pu, false, err, errlen);
-			if (rc < 0)
-				return rc;
-			rc = add_parent(es, e, &pu);
-			if (rc < 0)
-				return rc;
 		}
 	}
 	return 0;

@@ -136,7 +136,7 @@ struct cedar_entity {
 	size_t nparents;
 	const struct cedar_uid **anc; /* transitive ancestors, computed by cedar_entities_seal */
 	size_t nanc;
-	int mark;
+	bool from_json; /* added by cedar_entities_add_json (duplicates must be identical) */
 };
 
 struct cedar_entities {
