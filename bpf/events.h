@@ -62,6 +62,9 @@ struct ev_exec {
 	__u32 flags; /* EV_F_* */
 	__u32 args_len; /* bytes used in args, NULs included */
 	__u32 argc; /* number of arguments captured */
+	__u64 ino; /* inode of the executed file, to match a fanotify decision */
+	__u32 dev; /* its device, as the kernel encodes it (major << 20 | minor) */
+	__u32 _pad2;
 	char path[EV_PATH_MAX];
 	char args[EV_ARGS_MAX];
 };
@@ -84,7 +87,7 @@ enum ev_stat {
 
 _Static_assert(sizeof(struct ev_header) == 16, "ev_header layout");
 _Static_assert(sizeof(struct ev_task) == 48, "ev_task layout");
-_Static_assert(sizeof(struct ev_exec) == 16 + 48 + 16 + EV_PATH_MAX + EV_ARGS_MAX,
+_Static_assert(sizeof(struct ev_exec) == 16 + 48 + 32 + EV_PATH_MAX + EV_ARGS_MAX,
 	       "ev_exec layout");
 _Static_assert(sizeof(struct ev_exit) == 16 + 48 + 8, "ev_exit layout");
 

@@ -87,11 +87,13 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		return 0;
 	}
 	/* The reserved slot is not zeroed: clear what we may not overwrite. */
-	__builtin_memset(ev, 0, sizeof(struct ev_header) + sizeof(struct ev_task) + 16);
+	__builtin_memset(ev, 0, sizeof(struct ev_header) + sizeof(struct ev_task) + 32);
 	fill_header(&ev->hdr, EV_EXEC, sizeof(*ev));
 	fill_task(&ev->task, task);
 	ev->old_pid = old_pid;
 	ev->argc = BPF_CORE_READ(bprm, argc);
+	ev->ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
+	ev->dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);
 
 	n = bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), BPF_CORE_READ(bprm, filename));
 	if (n < 0)

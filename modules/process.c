@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -20,6 +22,8 @@
 #include "events.h"
 #include "log.h"
 #include "module.h"
+#include "policy.h"
+#include "process.h"
 #include "reactor.h"
 #include "process.skel.h"
 
@@ -28,6 +32,100 @@ static struct ring_buffer *rb;
 static struct reactor_watch *rb_watch, *stats_watch;
 static uint64_t kernel_drops_seen; /* already reported */
 static uint64_t malformed;
+
+/* Exec verdicts waiting for their exec event, by thread. A thread has at
+ * most one exec in flight, so a small table with oldest-out replacement is
+ * enough; an entry whose exec failed is simply overwritten later. */
+#define PENDING_EXECS 256
+static struct pending_exec {
+	pid_t tid;
+	uint32_t dev;
+	uint64_t ino;
+	struct policy_verdict v;
+} pending[PENDING_EXECS];
+static unsigned pending_next;
+
+void process_exec_decided(pid_t tid, uint32_t dev, uint64_t ino, const struct policy_verdict *v)
+{
+	/* One exec checks several files (the program, its interpreter, a
+	 * script's shell): keep each, the exec event takes the one it ran. */
+	struct pending_exec *p = &pending[pending_next++ % PENDING_EXECS];
+
+	policy_verdict_free(&p->v);
+	p->tid = tid;
+	p->dev = dev;
+	p->ino = ino;
+	p->v = *v;
+	p->v.policies = v->policies ? json_incref(v->policies) : NULL;
+	p->v.errors = v->errors ? json_incref(v->errors) : NULL;
+}
+
+/* Stamps R with the decision made for this exec's program, if one was,
+ * and forgets every pending decision of the thread. Returns whether one
+ * was found. */
+static bool stamp_pending(struct record *r, const struct ev_exec *e)
+{
+	bool found = false;
+
+	for (unsigned i = 0; i < PENDING_EXECS; i++) {
+		struct pending_exec *p = &pending[i];
+
+		if (p->tid != (pid_t)e->old_pid || !p->tid)
+			continue;
+		if (p->dev == e->dev && p->ino == e->ino) {
+			policy_verdict_stamp(&p->v, r);
+			found = true;
+		}
+		policy_verdict_free(&p->v);
+		p->tid = 0;
+	}
+	return found;
+}
+
+/* Every exec event carries a decision. In enforce mode it was made before
+ * the exec (fanotify, in the file module). In record and shadow mode no
+ * one waited, so it is made here. An exec in enforce mode that was never
+ * asked about ran a file on a mount fanotify cannot see (a memfd, say): it
+ * is decided now, marked unchecked, and killed if the policy denies it; it
+ * ran for the time this took. */
+static void stamp_exec(struct record *r, const struct ev_exec *e, const char *given)
+{
+	char link[64], path[PATH_MAX];
+	struct policy_verdict v;
+	json_t *ctx;
+	ssize_t n;
+
+	if (stamp_pending(r, e))
+		return;
+	/* Rules name canonical paths (/bin/sh is /usr/bin/sh): the kernel's
+	 * view of the running program, else the given path resolved. */
+	snprintf(link, sizeof(link), "/proc/%u/exe", e->task.pid);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n > 0)
+		path[n] = '\0';
+	else if (!realpath(given, path))
+		snprintf(path, sizeof(path), "%s", given);
+	record_set_resource(r, NULL);
+	{
+		char resource[PATH_MAX + 16];
+
+		snprintf(resource, sizeof(resource), "File::\"%s\"", path);
+		record_set_resource(r, resource);
+	}
+	ctx = json_pack("{s:s, s:i}", "path", path, "pid", (int)e->task.pid);
+	if (policy_decide("ProcessExec", "File", path, false, ctx, &v) == 0) {
+		policy_verdict_stamp(&v, r);
+		if (policy_mode() == MODE_ENFORCE) {
+			json_object_set_new(r->details, "unchecked", json_true());
+			if (v.decision == DECISION_DENY) {
+				kill(e->task.pid, SIGKILL);
+				json_object_set_new(r->details, "killed", json_true());
+			}
+		}
+		policy_verdict_free(&v);
+	}
+	json_decref(ctx);
+}
 
 static void fill_task(struct record *ev, const struct ev_task *t)
 {
@@ -91,6 +189,7 @@ static void decode_exec(const struct ev_exec *e)
 		json_object_set_new(ev->details, "path_truncated", json_true());
 	if (e->old_pid != e->task.pid)
 		json_object_set_new(ev->details, "old_pid", json_integer(e->old_pid));
+	stamp_exec(ev, e, path);
 	reactor_publish(ev);
 }
 
@@ -275,6 +374,10 @@ static uint64_t process_lost(void)
 
 static void process_fini(void)
 {
+	for (unsigned i = 0; i < PENDING_EXECS; i++) {
+		policy_verdict_free(&pending[i].v);
+		pending[i].tid = 0;
+	}
 	reactor_unwatch(rb_watch);
 	reactor_unwatch(stats_watch);
 	rb_watch = stats_watch = NULL;
