@@ -390,6 +390,12 @@ int cedar_value_from_json(struct cedar_arena *a, const json_t *j, const struct c
 	return -EINVAL;
 }
 
+static bool is_action_type(struct cedar_str t)
+{
+	return cedar_str_eq(t, cedar_cstr("Action")) ||
+	       (t.n > 8 && !memcmp(t.p + t.n - 8, "::Action", 8));
+}
+
 static bool same_parents(const struct cedar_entity *e, const struct cedar_uid *p, size_t n)
 {
 	size_t distinct = 0;
@@ -443,6 +449,15 @@ static int add_json_entity(struct cedar_entities *es, const json_t *ej, char *er
 		rc = json_uid(&es->arena, pj, &pu[k], false, err, errlen);
 		if (rc < 0)
 			return rc;
+	}
+	/* as Cedar: an action's parents are actions */
+	for (k = 0; k < np && is_action_type(u.type); k++) {
+		if (!is_action_type(pu[k].type)) {
+			snprintf(err, errlen,
+				 "action %.*s::\"%.*s\" has a parent that is not an action",
+				 (int)u.type.n, u.type.p, (int)u.id.n, u.id.p);
+			return -EINVAL;
+		}
 	}
 	struct cedar_entity *e = cedar_entities_put(es, &u, &existed);
 
