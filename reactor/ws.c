@@ -230,7 +230,7 @@ int ws_accept(struct http_conn *c, const struct http_request *rq, size_t queue_m
 	      const struct ws_ops *ops, void *arg, struct ws_conn **out)
 {
 	struct ws_conn *w = calloc(1, sizeof(*w));
-	char key[32], hdr[128];
+	char key[32], hdr[256];
 
 	if (!w || !(w->ring = calloc(queue_max, sizeof(*w->ring))) ||
 	    wslay_event_context_server_init(&w->ctx, &callbacks, w) != 0) {
