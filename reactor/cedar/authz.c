@@ -419,8 +419,10 @@ static int authorize_actions(const struct cedar_policy_set *ps, struct cedar_ent
 
 	memset(resp, 0, sizeof(*resp));
 	if (!req->principal_type || !req->principal_id || !req->resource_type ||
-	    !req->resource_id || !actions[0])
+	    !req->resource_id || !actions[0]) {
+		resp->error = strdup("a request needs a principal, an action and a resource");
 		return -EINVAL;
+	}
 	cedar_entities_seal(es);
 	for (size_t i = 0; i < nact && rc == 0; i++) {
 		rc = request_vars(&a, req, actions[i], vars, err, sizeof(err));

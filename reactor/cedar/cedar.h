@@ -27,8 +27,10 @@
  *
  * Ownership: a policy set owns its policies and ids; response reason/error ids
  * point into the policy set and live as long as it does. Nothing here keeps
- * global state or logs; every call is reentrant on distinct objects, and a
- * policy set and an entity store may be shared read-only by concurrent calls.
+ * global state or logs; every call is reentrant on distinct objects. A parsed
+ * policy set is read-only and may be shared by concurrent calls; an entity
+ * store is sealed (ancestors computed) by its first authorization, so share it
+ * only after that.
  */
 #ifndef CEDAR_H
 #define CEDAR_H
