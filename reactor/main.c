@@ -1,12 +1,36 @@
 /* main.c: leash's entry point: subcommands, or a session around a command. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli.h"
 #include "ctl.h"
+#include "identity.h"
 #include "log.h"
+#include "policy.h"
 #include "policy_cmd.h"
 #include "session.h"
+
+/* `leash policy default`: the embedded policy as a session started here
+ * by this user would use it. */
+static int print_default_policy(void)
+{
+	struct identity id;
+	char err[256], cwd[PATH_MAX], *text;
+
+	if (identity_resolve(&id, err, sizeof(err)) < 0 || !getcwd(cwd, sizeof(cwd))) {
+		log_err("policy default: %s", err);
+		return 1;
+	}
+	text = policy_default_text(cwd, id.home);
+	if (!text)
+		return 1;
+	fputs(text, stdout);
+	free(text);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -14,6 +38,8 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	int status;
 
+	if (argc == 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "default") == 0)
+		return print_default_policy();
 	if (argc > 1 && strcmp(argv[1], "policy") == 0)
 		return policy_cmd_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
