@@ -131,7 +131,7 @@ void cedar_entities_free(struct cedar_entities *es);
  * message in err.
  */
 int cedar_entities_add_json(struct cedar_entities *es, const json_t *arr, char *err, size_t errlen);
-/* Adds (or extends) entity type::id with one parent. 0 or -ENOMEM. */
+/* Adds (or extends) entity type::id with one parent (ptype NULL: none). 0, -EINVAL, -ENOMEM. */
 int cedar_entities_add_parent(struct cedar_entities *es, const char *type, const char *id,
 			      const char *ptype, const char *pid);
 /*
@@ -140,7 +140,7 @@ int cedar_entities_add_parent(struct cedar_entities *es, const char *type, const
  * "h[:port]" in Host "h" (with a port), in "*.d" for every parent domain d and in
  * "*"; MCP::Tool in MCP::Server server (server may be NULL otherwise); the
  * actions FileOpenReadOnly and FileOpenReadWrite in Action FileOpen).
- * 0 or -ENOMEM.
+ * 0, -EINVAL (NULL type or id), -ENOMEM.
  */
 int cedar_entities_imply(struct cedar_entities *es, const char *type, const char *id,
 			 const char *server);

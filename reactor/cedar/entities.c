@@ -519,6 +519,8 @@ int cedar_entities_add_parent(struct cedar_entities *es, const char *type, const
 	struct cedar_uid u, pu;
 	bool existed;
 
+	if (!es || !type || !id || (ptype && !pid))
+		return -EINVAL;
 	cedar_uid_init(&u, cedar_cstr(type), cedar_cstr(id));
 	struct cedar_entity *e = cedar_entities_put(es, &u, &existed);
 
@@ -613,6 +615,8 @@ static int imply_host(struct cedar_entities *es, const char *id)
 int cedar_entities_imply(struct cedar_entities *es, const char *type, const char *id,
 			 const char *server)
 {
+	if (!es || !type || !id)
+		return -EINVAL;
 	if (strcmp(type, "File") == 0 || strcmp(type, "Dir") == 0)
 		return imply_path(es, type, id);
 	if (strcmp(type, "Host") == 0)
