@@ -4,7 +4,7 @@
  *	leash policy check [--json] FILE
  *	leash policy eval FILE --principal T::"id" --action NAME|Action::"NAME"
  *		--resource T::"id" [--context JSON] [--entities FILE] [--server NAME]
- *		[--json] [--raw-ids]
+ *		[--json] [--raw-ids] [--explain]
  *	leash policy eval --batch [--raw-ids] [--reformat] [--index-always] < requests.jsonl
  *	leash policy fmt [--check | -w] FILE
  *	leash policy complete FILE OFFSET
@@ -239,9 +239,46 @@ static void sort_response(struct cedar_response *r)
 	}
 }
 
+/* `eval --explain`: one line per policy saying what it did with the request. */
+static void explain(const struct cedar_policy_set *ps, struct cedar_entities *es,
+		    const struct cedar_request *rq, const char *text, size_t len)
+{
+	static const char *const scope[] = { "", "principal", "action", "resource" };
+	struct cedar_explanation *x;
+	size_t n;
+
+	if (cedar_explain(ps, es, rq, &x, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		unsigned line = 1;
+
+		for (size_t k = 0; k < x[i].off && k < len; k++)
+			line += text[k] == '\n';
+		printf("explain: %s (%s, line %u): ", x[i].policy_id,
+		       x[i].forbid ? "forbid" : "permit", line);
+		switch (x[i].why) {
+		case CEDAR_WHY_SATISFIED:
+			printf("satisfied\n");
+			break;
+		case CEDAR_WHY_PRINCIPAL:
+		case CEDAR_WHY_ACTION:
+		case CEDAR_WHY_RESOURCE:
+			printf("%s scope does not match\n", scope[x[i].why]);
+			break;
+		case CEDAR_WHY_CONDITION:
+			printf("condition %u stops it\n", x[i].condition + 1);
+			break;
+		case CEDAR_WHY_ERROR:
+			printf("condition %u errors: %s\n", x[i].condition + 1, x[i].message);
+			break;
+		}
+	}
+	cedar_explanations_free(x, n);
+}
+
 struct eval_opts {
 	const char *path, *principal, *action, *resource, *context, *entities, *server;
-	bool json, raw_ids, batch, reformat, index_always;
+	bool json, raw_ids, batch, reformat, index_always, explain;
 };
 
 static int eval_one(const struct eval_opts *o)
@@ -336,6 +373,8 @@ static int eval_one(const struct eval_opts *o)
 		for (size_t i = 0; i < r.nerrors; i++)
 			printf("error: %s: %s\n", r.errors[i], r.messages[i]);
 	}
+	if (o->explain)
+		explain(ps, es, &rq, text, len);
 	rc = r.allow ? 0 : 1;
 out:
 	cedar_response_free(&r);
@@ -539,6 +578,8 @@ static int cmd_eval(int argc, char **argv)
 			o.batch = true;
 		else if (strcmp(a, "--json") == 0)
 			o.json = true;
+		else if (strcmp(a, "--explain") == 0)
+			o.explain = true;
 		else if (strcmp(a, "--raw-ids") == 0)
 			o.raw_ids = true;
 		else if (strcmp(a, "--reformat") == 0)

@@ -118,6 +118,31 @@ test_expect_success 'eval: --context feeds conditions; erroring policies are lis
 	grep "^error: policy0: record does not have the attribute .n.$" out
 '
 
+test_expect_success 'eval --explain: what each policy did with the request' '
+	cat >ex.cedar <<-\EOF &&
+	@id("workspace")
+	permit (principal, action in [Action::"FileOpen"], resource in Dir::"/work/");
+	@id("no-secrets")
+	forbid (principal, action, resource in Dir::"/work/secrets/");
+	permit (principal == User::"bob", action, resource);
+	permit (principal, action, resource)
+	  when { true }
+	  unless { resource in Dir::"/work/" };
+	permit (principal, action, resource) when { context.n > 1 };
+	EOF
+	"$LEASH" policy eval ex.cedar --principal "User::\"a\"" --action FileOpen \
+		--resource "File::\"/work/a\"" --explain >out &&
+	grep "^explain:" out >got &&
+	cat >expect <<-\EOF &&
+	explain: workspace (permit, line 1): satisfied
+	explain: no-secrets (forbid, line 3): resource scope does not match
+	explain: policy2 (permit, line 5): principal scope does not match
+	explain: policy3 (permit, line 8): condition 2 stops it
+	explain: policy4 (permit, line 9): condition 1 errors: record does not have the attribute '\''n'\''
+	EOF
+	test_cmp expect got
+'
+
 test_expect_success 'eval: usage errors exit 2 with one line' '
 	test_expect_code 2 "$LEASH" policy eval good.cedar --action FileOpen 2>err &&
 	test "$(wc -l <err)" -eq 1 &&

@@ -457,6 +457,63 @@ int cedar_authorize_open(const struct cedar_policy_set *ps, struct cedar_entitie
 	return authorize_actions(ps, es ? es : &empty, req, act, 2, resp);
 }
 
+int cedar_explain(const struct cedar_policy_set *ps, struct cedar_entities *es,
+		  const struct cedar_request *req, struct cedar_explanation **out, size_t *n)
+{
+	struct cedar_arena a = { 0 };
+	struct cedar_entities empty = { 0 };
+	const struct cedar_value *vars[4];
+	char err[200] = "";
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!req->principal_type || !req->principal_id || !req->resource_type ||
+	    !req->resource_id || !req->action_id)
+		return -EINVAL;
+	es = es ? es : &empty;
+	cedar_entities_seal(es);
+	rc = request_vars(&a, req, req->action_id, vars, err, sizeof(err));
+	if (rc == 0 && ps->n && !(*out = calloc(ps->n, sizeof(**out))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < ps->n; i++) {
+		const struct cedar_policy *p = &ps->pol[i];
+		struct cedar_explanation *x = &(*out)[i];
+		struct cedar_eval ev = { .es = es, .arena = &a };
+		int why, r;
+
+		memcpy(ev.vars, vars, sizeof(ev.vars));
+		r = cedar_eval_policy_why(&ev, p, &why);
+		x->policy_id = p->id;
+		x->forbid = p->forbid;
+		x->off = p->off;
+		if (why >= 0) {
+			x->why = why;
+		} else {
+			x->condition = -1 - why;
+			x->off = p->conds[x->condition].off;
+			x->why = r < 0 ? CEDAR_WHY_ERROR : CEDAR_WHY_CONDITION;
+			if (r < 0 && !(x->message = strdup(ev.err)))
+				rc = -ENOMEM;
+		}
+		*n = i + 1;
+	}
+	cedar_arena_free(&a);
+	if (rc < 0) {
+		cedar_explanations_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+void cedar_explanations_free(struct cedar_explanation *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].message);
+	free(v);
+}
+
 void cedar_response_free(struct cedar_response *r)
 {
 	free(r->reasons);

@@ -186,6 +186,37 @@ void cedar_response_free(struct cedar_response *r);
 int cedar_authorize_open(const struct cedar_policy_set *ps, struct cedar_entities *es,
 			 const struct cedar_request *req, bool write, struct cedar_response *resp);
 
+/* --- explanation ---------------------------------------------------------- */
+
+enum cedar_why {
+	CEDAR_WHY_SATISFIED,
+	CEDAR_WHY_PRINCIPAL, /* the principal scope does not match */
+	CEDAR_WHY_ACTION,
+	CEDAR_WHY_RESOURCE,
+	CEDAR_WHY_CONDITION, /* condition number `condition` is false (when) or true (unless) */
+	CEDAR_WHY_ERROR, /* condition number `condition` errors: message */
+};
+
+struct cedar_explanation {
+	const char *policy_id; /* points into the policy set */
+	bool forbid;
+	enum cedar_why why;
+	unsigned condition; /* CONDITION, ERROR: 0-based index of the when/unless */
+	size_t off; /* byte offset in the text of the policy, or of that condition */
+	char *message; /* ERROR only */
+};
+
+/*
+ * What every policy did with one request (the editor's "why"), in text order:
+ * satisfied, which scope part did not match, which condition stopped it or
+ * errored. Uses no index: every policy is evaluated. 0, -EINVAL (a missing uid
+ * or a context that is not a Cedar record), -ENOMEM. Free with
+ * cedar_explanations_free().
+ */
+int cedar_explain(const struct cedar_policy_set *ps, struct cedar_entities *es,
+		  const struct cedar_request *req, struct cedar_explanation **out, size_t *n);
+void cedar_explanations_free(struct cedar_explanation *v, size_t n);
+
 /* --- compilation into enforcement ----------------------------------------- */
 
 enum cedar_target_op {

@@ -402,19 +402,34 @@ static bool scope_match(const struct cedar_eval *ev, const struct cedar_scope *s
 	return false;
 }
 
-int cedar_eval_policy(struct cedar_eval *ev, const struct cedar_policy *p)
+int cedar_eval_policy_why(struct cedar_eval *ev, const struct cedar_policy *p, int *why)
 {
-	if (!scope_match(ev, &p->principal, ev->vars[CEDAR_VAR_PRINCIPAL]) ||
-	    !scope_match(ev, &p->action, ev->vars[CEDAR_VAR_ACTION]) ||
-	    !scope_match(ev, &p->resource, ev->vars[CEDAR_VAR_RESOURCE]))
+	int dummy;
+
+	why = why ? why : &dummy;
+	*why = CEDAR_WHY_PRINCIPAL;
+	if (!scope_match(ev, &p->principal, ev->vars[CEDAR_VAR_PRINCIPAL]))
+		return 0;
+	*why = CEDAR_WHY_ACTION;
+	if (!scope_match(ev, &p->action, ev->vars[CEDAR_VAR_ACTION]))
+		return 0;
+	*why = CEDAR_WHY_RESOURCE;
+	if (!scope_match(ev, &p->resource, ev->vars[CEDAR_VAR_RESOURCE]))
 		return 0;
 	for (size_t i = 0; i < p->nconds; i++) {
 		const struct cedar_value *v = want_bool(ev, cedar_eval_expr(ev, p->conds[i].e));
 
+		*why = -1 - (int)i; /* condition i */
 		if (!v)
 			return -1;
 		if (v->b == p->conds[i].unless)
 			return 0;
 	}
+	*why = CEDAR_WHY_SATISFIED;
 	return 1;
+}
+
+int cedar_eval_policy(struct cedar_eval *ev, const struct cedar_policy *p)
+{
+	return cedar_eval_policy_why(ev, p, NULL);
 }

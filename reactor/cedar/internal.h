@@ -352,6 +352,9 @@ struct cedar_eval {
 const struct cedar_value *cedar_eval_expr(struct cedar_eval *ev, const struct cedar_expr *e);
 /* 1 satisfied, 0 not, -1 error (message in ev->err). */
 int cedar_eval_policy(struct cedar_eval *ev, const struct cedar_policy *p);
+/* The same, and *why says where it stopped: an enum cedar_why scope value, or
+ * -1 - i for condition i (false, or erroring when -1 is returned). */
+int cedar_eval_policy_why(struct cedar_eval *ev, const struct cedar_policy *p, int *why);
 bool cedar_like(struct cedar_str s, const struct cedar_pattern *pat);
 
 /* json_loadb() that also accepts "\u0000" in object keys (see entities.c). */
