@@ -216,7 +216,6 @@ static void publish_session_event(struct session *s, const char *kind)
 			json_array_append_new(
 				argv, record_json_text(s->cfg->argv[i], strlen(s->cfg->argv[i])));
 		json_object_set_new(ev->details, "argv", argv);
-		json_object_set_new(ev->details, "init_pid", json_integer(s->sb.pid));
 		json_object_set_new(ev->details, "uid", json_integer(s->id.uid));
 	} else {
 		json_object_set_new(ev->details, "exit_status", json_integer(s->exit_status));
@@ -502,6 +501,8 @@ static int setup(struct session *s, char *err, size_t errlen)
 	free(command);
 	if (rc || (rc = store_attach(s->store, reactor_base())))
 		return rc;
+	/* The first event of every session, before any module speaks. */
+	publish_session_event(s, "session.start");
 
 	info = (struct session_info){
 		.uuid = s->uuid,
@@ -591,7 +592,6 @@ static int start_command(struct session *s, char *err, size_t errlen)
 		return -ENOMEM;
 	if (s->tty && (rc = tty_relay_start(s->tty)) < 0)
 		return rc;
-	publish_session_event(s, "session.start");
 	log_info("session %.8s: recording to %s", s->uuid, s->db);
 	return sandbox_send(&s->sb, SANDBOX_GO, 0);
 }
