@@ -34,6 +34,8 @@ enum ev_type {
 /* ev_exec.flags */
 #define EV_F_ARGS_TRUNCATED (1u << 0) /* argv did not fit in EV_ARGS_MAX */
 #define EV_F_PATH_TRUNCATED (1u << 1) /* filename did not fit in EV_PATH_MAX */
+#define EV_F_ANON (1u << 2) /* the program has no name on disk (memfd, deleted, O_TMPFILE) */
+#define EV_F_KILLED (1u << 3) /* ...and was killed before its first instruction */
 
 struct ev_header {
 	__u16 type; /* enum ev_type */

@@ -23,6 +23,11 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 session_cgid = 0;
 const volatile __u32 session_level = 0;
 
+/* Set live (enforce mode): a program with no name on disk cannot be
+ * checked by fanotify (its mount is internal), so it is killed here,
+ * before its first instruction. */
+__u32 kill_anon_exec = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	/* 4 MiB: ~2,900 exec records, seconds of headroom at the fastest
@@ -94,6 +99,15 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	ev->argc = BPF_CORE_READ(bprm, argc);
 	ev->ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
 	ev->dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);
+	/* memfd and unlinked files: an unhashed dentry or no links */
+	if (!BPF_CORE_READ(bprm, file, f_path.dentry, d_hash.pprev) ||
+	    !BPF_CORE_READ(bprm, file, f_inode, i_nlink)) {
+		ev->flags |= EV_F_ANON;
+		if (kill_anon_exec) {
+			bpf_send_signal(9 /* SIGKILL */);
+			ev->flags |= EV_F_KILLED;
+		}
+	}
 
 	n = bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), BPF_CORE_READ(bprm, filename));
 	if (n < 0)

@@ -208,6 +208,21 @@ static void read_text(pid_t pid, const char *what, char *buf, size_t len)
 	buf[n > 0 ? n : 0] = '\0';
 }
 
+/* Is TID's program the dynamic loader, run directly, and FD an ELF file? */
+static bool via_loader(pid_t tid, int fd)
+{
+	char exe[PATH_MAX], magic[4];
+	const char *base;
+
+	read_text(tid, "exe", exe, sizeof(exe));
+	base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	if (strncmp(base, "ld-linux", 8) != 0 && strncmp(base, "ld.so", 5) != 0 &&
+	    strncmp(base, "ld-musl", 7) != 0)
+		return false;
+	return pread(fd, magic, 4, 0) == 4 && memcmp(magic, "\177ELF", 4) == 0;
+}
+
 /* The request's context: what is known about the process. */
 static json_t *request_context(pid_t tid, const char *path)
 {
@@ -235,7 +250,7 @@ static void respond(int fd, bool allow)
 }
 
 static void publish(pid_t tid, enum access acc, const char *rtype, const char *path,
-		    const char *resource, const struct policy_verdict *v, bool cached)
+		    const char *resource, const struct policy_verdict *v, bool cached, bool loaded)
 {
 	struct record *r = record_new(acc == ACCESS_EXEC ? "process.exec" : "file.open");
 	char exe[PATH_MAX];
@@ -256,6 +271,8 @@ static void publish(pid_t tid, enum access acc, const char *rtype, const char *p
 		json_object_set_new(r->details, "refused", json_true());
 	if (cached)
 		json_object_set_new(r->details, "cached", json_true());
+	if (loaded)
+		json_object_set_new(r->details, "via_loader", json_true());
 	policy_verdict_stamp(v, r);
 	reactor_publish(r);
 }
@@ -269,7 +286,7 @@ static void handle(const struct fanotify_event_metadata *m)
 	enum access acc;
 	struct stat st;
 	ssize_t n;
-	bool cached = false;
+	bool cached = false, loaded = false;
 
 	bool perm = m->mask & FAN_PERM_EVENTS;
 
@@ -307,6 +324,13 @@ static void handle(const struct fanotify_event_metadata *m)
 			return;
 		}
 	}
+	/* `ld.so PROGRAM` runs PROGRAM by reading and mapping it, never
+	 * exec'ing it: when the loader itself is the program, an ELF file it
+	 * reads is decided as an exec. */
+	if (acc == ACCESS_READ && S_ISREG(st.st_mode) && via_loader(m->pid, m->fd)) {
+		acc = ACCESS_EXEC;
+		loaded = true;
+	}
 	rtype = S_ISDIR(st.st_mode) ? "Dir" : "File";
 	if (S_ISDIR(st.st_mode) && strcmp(path, "/") != 0)
 		strcat(path, "/");
@@ -337,11 +361,11 @@ static void handle(const struct fanotify_event_metadata *m)
 	close(m->fd);
 	/* An allowed exec is recorded by its exec event, which takes this
 	 * verdict; a cached allow is not news; anything else is an event. */
-	if (acc == ACCESS_EXEC && v.decision != DECISION_DENY)
+	if (acc == ACCESS_EXEC && !loaded && v.decision != DECISION_DENY)
 		process_exec_decided(m->pid, (major(st.st_dev) << 20) | minor(st.st_dev), st.st_ino,
 				     &v);
 	else if (!cached || v.decision != DECISION_ALLOW)
-		publish(m->pid, acc, rtype, path, resource, &v, cached);
+		publish(m->pid, acc, rtype, path, resource, &v, cached, loaded);
 	if (cached)
 		return;
 	if (cache_usable)

@@ -95,6 +95,15 @@ static void stamp_exec(struct record *r, const struct ev_exec *e, const char *gi
 	json_t *ctx;
 	ssize_t n;
 
+	if (e->flags & EV_F_ANON)
+		json_object_set_new(r->details, "anonymous", json_true());
+	if (e->flags & EV_F_KILLED) {
+		r->decision = DECISION_DENY;
+		json_object_set_new(r->details, "killed", json_true());
+		json_object_set_new(r->details, "reason",
+				    json_string("enforce mode: a program with no name on disk"));
+		return;
+	}
 	if (stamp_pending(r, e))
 		return;
 	/* Rules name canonical paths (/bin/sh is /usr/bin/sh): the kernel's
@@ -367,6 +376,21 @@ static void process_session_end(void)
 			 (unsigned long long)malformed);
 }
 
+/* enforce mode arms the kernel's kill of anonymous programs; a bss
+ * variable is mmapped, so the switch is one store, seen at the next exec. */
+static int process_policy_prepare(const struct policy *p, enum mode m, void **staged, char *err,
+				  size_t errlen)
+{
+	*staged = (void *)(uintptr_t)(m == MODE_ENFORCE ? 2 : 1);
+	return 0;
+}
+
+static void process_policy_commit(void *staged)
+{
+	if (skel)
+		skel->bss->kill_anon_exec = (uintptr_t)staged == 2;
+}
+
 static uint64_t process_lost(void)
 {
 	return kernel_drops_seen + malformed;
@@ -391,6 +415,8 @@ const struct module process_module = {
 	.name = "process",
 	.session_start = process_session_start,
 	.session_end = process_session_end,
+	.policy_prepare = process_policy_prepare,
+	.policy_commit = process_policy_commit,
 	.lost = process_lost,
 	.fini = process_fini,
 };
