@@ -4,7 +4,8 @@
  * The input is policy text. Every input goes through the parser; a text that
  * parses is also validated, formatted (and the formatter's output must parse
  * and format to itself: a broken invariant aborts), asked for completions at a
- * few cursors, and evaluated against a fixed entity store and two requests, so
+ * few cursors, evaluated against a fixed entity store and two requests (and
+ * explained, and listed as rules for enforcement), so
  * the evaluator sees every expression the fuzzer can make. Any crash, leak or
  * undefined behaviour is a finding (ASan/UBSan, -fno-sanitize-recover).
  */
@@ -100,6 +101,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cedar_response_free(&r);
 		if (cedar_rules_for_action(ps, "FileOpenReadOnly", &rules) == 0)
 			cedar_rules_free(&rules);
+		struct cedar_explanation *x;
+		size_t nx;
+
+		if (cedar_explain(ps, es, &rq, &x, &nx) == 0)
+			cedar_explanations_free(x, nx);
 	}
 	json_t *j = cedar_diags_json(&d);
 
