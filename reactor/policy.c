@@ -440,6 +440,9 @@ void policy_verdict_stamp(const struct policy_verdict *v, struct record *r)
 	json_decref(r->policies);
 	r->policies = v->policies ? json_incref(v->policies) : NULL;
 	json_object_set_new(r->details, "reason", json_string(v->reason));
+	if (current)
+		json_object_set_new(r->details, "policy_generation",
+				    json_integer((json_int_t)current->generation));
 	if (v->errors)
 		json_object_set(r->details, "policy_errors", v->errors);
 }
