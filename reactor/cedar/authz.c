@@ -275,7 +275,8 @@ size_t cedar_index_candidates(const struct cedar_policy_set *ps, const struct ce
 					return (size_t)-1;
 		}
 	}
-	qsort(*out, n, sizeof(**out), cmp_u32);
+	if (n > 1)
+		qsort(*out, n, sizeof(**out), cmp_u32);
 	size_t m = 0;
 
 	for (size_t i = 0; i < n; i++)
