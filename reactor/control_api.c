@@ -208,6 +208,18 @@ static void apply_text(struct http_conn *c, const char *text, size_t len, const 
 		policy_invalid(c, diags);
 		return;
 	}
+	/* An empty body is far more often a mistake (a missing file in a
+	 * curl command) than a wish to deny everything: say so. */
+	if (cedar_policy_count(p->ps) == 0) {
+		policy_free(p);
+		json_decref(extra);
+		json_decref(diags);
+		control_error(
+			c, 400, "policy.empty",
+			"the policy has no statements; nothing was changed (to deny everything, say so: forbid (principal, action, resource);)",
+			NULL);
+		return;
+	}
 	if (policy_apply(p, m, "api", err, sizeof(err)) < 0) {
 		json_decref(extra);
 		json_decref(diags);

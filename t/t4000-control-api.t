@@ -94,6 +94,12 @@ test_expect_success CONTROL 'after the invalid policy the old one is still enfor
 	test_eq "denied ran" "$(probe)"
 '
 
+test_expect_success CONTROL 'an empty policy (a missing file in a curl command) is refused' '
+	out=$(api -X POST --data-binary "" "$BASE/api/policies") &&
+	test_eq policy.empty "$(jq_get "$out" "j[\"error\"][\"code\"]")" &&
+	test_eq "denied ran" "$(probe)"
+'
+
 test_expect_success CONTROL 'the seed'\''s curl example applies a valid policy, and it is enforced' '
 	out=$(curl -sS -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: text/plain" --data-binary @p2.cedar "$BASE/api/policies") &&
 	test_eq true "$(jq_get "$out" "j[\"applied\"]")" &&
