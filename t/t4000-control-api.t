@@ -208,7 +208,7 @@ test_expect_success CONTROL 'the agent sees no run files (masked) and cannot con
 test_expect_success CONTROL 'pagination walks 10,000+ events newest first, each once' '
 	reset_db &&
 	mkdir many && (cd many && seq 10000 | xargs touch) &&
-	control_start -- sh -c "for f in many/*; do : <\$f; done; touch done; sleep 300" &&
+	control_start -- sh -c "for f in many/*; do : <\$f; done; touch done; sleep 3600" &&
 	wait_for 600 test -e done &&
 	wait_for 50 sh -c "test \$(sqlite3 \"$DB\" \"SELECT count(*) FROM events WHERE kind = '\''file.open'\''\") -ge 10000" &&
 	python3 "$CONTROL_DIR/paginate.py" "$BASE" "$TOKEN" >pages &&

@@ -14,7 +14,7 @@ test_expect_success CONTROL 'with no session, leash ctl says so and exits 3' '
 '
 
 test_expect_success CONTROL 'status shows the session and its mode' '
-	control_start -- sh -c "sleep 300" &&
+	control_start -- sh -c "sleep 3600" &&
 	"$LEASH" ctl status >out &&
 	grep "^session   $UUID" out &&
 	grep "^mode      record" out &&
@@ -66,7 +66,7 @@ test_expect_success CONTROL 'url prints the token URL' '
 test_expect_success CONTROL 'with two sessions, the one started here is picked; elsewhere --session is needed' '
 	first=$UUID && firstpid=$LEASH_PID &&
 	(cd elsewhere && {
-		"$LEASH" --db "$DB.2" -q -- sh -c "sleep 300" </dev/null >/dev/null 2>&1 &
+		"$LEASH" --db "$DB.2" -q -- sh -c "sleep 3600" </dev/null >/dev/null 2>&1 &
 		echo $! >../second.pid
 	}) &&
 	wait_for 100 sh -c "grep -l \"\\\"pid\\\": $(cat second.pid),\" /run/leash/*.json" &&

@@ -17,7 +17,7 @@ client_bg() {
 
 # Waits for ./go, runs true 20 times and echo once (the marker), then
 # opens every file under many/ (one event each), then touches ./done.
-AGENT='until [ -e go ]; do sleep 0.05; done; for i in $(seq 20); do /usr/bin/true; done; /bin/echo marker; if [ -d many ]; then for f in many/*; do : <$f; done; fi; touch done; sleep 300'
+AGENT='until [ -e go ]; do sleep 0.05; done; for i in $(seq 20); do /usr/bin/true; done; /bin/echo marker; if [ -d many ]; then for f in many/*; do : <$f; done; fi; touch done; sleep 3600'
 
 test_expect_success WS 'the stream refuses a missing token (401) and a foreign Origin (403)' '
 	LEASH_CONTROL_HEARTBEAT_MS=200 &&

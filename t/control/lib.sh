@@ -22,9 +22,15 @@ command -v node >/dev/null && [ -d "$CONTROL_DIR/node_modules/ws" ] && test_set_
 [ -x /usr/bin/chromium ] && [ -d "$CONTROL_DIR/node_modules/playwright-core" ] && test_set_prereq CHROMIUM
 test_have_prereq SESSION,CURL,PYTHON3 && test_set_prereq CONTROL
 
+# Every leash started here is ended when the script exits, even after a
+# failed test skipped its control_stop.
+CONTROL_PIDS=
+trap 'for p in $CONTROL_PIDS; do kill -TERM $p 2>/dev/null; done' EXIT
+
 control_start() {
 	"$LEASH" --db "$DB" -q --token "$TOKEN" "$@" </dev/null >"$TRASH/leash.out" 2>&1 &
 	LEASH_PID=$!
+	CONTROL_PIDS="$CONTROL_PIDS $LEASH_PID"
 	RUNFILE=
 	for i in $(seq 400); do
 		RUNFILE=$(grep -l "\"pid\": $LEASH_PID," /run/leash/*.json 2>/dev/null | head -n1)
