@@ -1,9 +1,9 @@
-#!/ bin / sh
+#!/bin/sh
 test_description='NetworkConnect in a real leash session: enforce, shadow and record rows, reports, processes outside untouched'
 . "$(dirname "$0")/test-lib.sh"
 
-#conn.py ADDR : PORT... : one line per target, "ADDR:PORT RESULT" where
-#RESULT is ok or the errno name; tcp : or udp : or sendto : picks the call.
+# conn.py HOW:ADDR:PORT...: one line per target, "HOW:ADDR:PORT RESULT"
+# where RESULT is ok or the errno name; HOW (tcp, udp, sendto) picks the call.
 cat >conn.py <<'PY'
 import errno, socket, sys
 for arg in sys.argv[1:]:
@@ -12,27 +12,33 @@ for arg in sys.argv[1:]:
     host = host.strip('[]')
     fam = socket.AF_INET6 if ':' in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM if how == 'tcp' else socket.SOCK_DGRAM)
-try:
-	if how
-		== 'sendto' : s.sendto(b 'x', (host, int(port))) else
-		    : s.connect((host, int(port))) r = 'ok' except OSError as e
-		    : r = errno.errorcode.get(e.errno, str(e.errno)) print(arg, r) PY
+    try:
+        if how == 'sendto':
+            s.sendto(b'x', (host, int(port)))
+        else:
+            s.connect((host, int(port)))
+        r = 'ok'
+    except OSError as e:
+        r = errno.errorcode.get(e.errno, str(e.errno))
+    print(arg, r)
+PY
 
-			  cat
-			  > policy.cedar << 'EOF2' @id("files") permit(
-				    principal, action in[Action::"FileOpen", Action::"ProcessExec"],
-				    resource);
+cat >policy.cedar <<'EOF2'
+@id("files")
+permit (principal, action in [Action::"FileOpen", Action::"ProcessExec"], resource);
 @id("lo-udp")
-	permit(principal, action == Action::"NetworkConnect", resource in Host::"127.0.0.1:9");
-@id("lo2") permit(principal, action == Action::"NetworkConnect", resource in Host::"127.0.0.2");
+permit (principal, action == Action::"NetworkConnect", resource in Host::"127.0.0.1:9");
+@id("lo2")
+permit (principal, action == Action::"NetworkConnect", resource in Host::"127.0.0.2");
 @id("no-lo2-7")
-	forbid(principal, action == Action::"NetworkConnect", resource in Host::"127.0.0.2:7");
-@id("gh") permit(principal, action == Action::"NetworkConnect", resource in Host::"github.com");
+forbid (principal, action == Action::"NetworkConnect", resource in Host::"127.0.0.2:7");
+@id("gh")
+permit (principal, action == Action::"NetworkConnect", resource in Host::"github.com");
 EOF2
 
 targets="udp:127.0.0.1:9 udp:127.0.0.1:10 tcp:127.0.0.2:1 udp:127.0.0.2:7 udp:[::ffff:127.0.0.2]:7 sendto:127.0.0.2:7 sendto:127.0.0.2:8 udp:[::1]:9"
 
-#row KIND RESOURCE : "decision|policies|reason" of the last such row
+# row KIND RESOURCE: "decision|policies|reason" of the last such row
 row() {
 	sql "SELECT decision || '|' || policies || '|' || json_extract(details, '\$.reason') FROM events
 		WHERE kind = '$1' AND resource = '$2' ORDER BY seq DESC LIMIT 1"
@@ -116,12 +122,12 @@ test_expect_success SESSION 'enforce refuses a NetworkConnect rule with a condit
 	cat >cond.cedar <<-EOF2 &&
 	@id("files")
 	permit (principal, action in [Action::"FileOpen", Action::"ProcessExec"], resource);
-@id("by-pid")
-	permit(principal, action == Action::"NetworkConnect", resource) when{ context.pid > 1 };
-EOF2 test_expect_code 125 "$LEASH" --db "$DB" --mode enforce-- allow -
-			degraded-- policy cond.cedar-- true 2 >
-		err &&grep "cannot enforce .by-pid." err &&
-	"$LEASH" --db "$DB" - q-- mode shadow-- policy cond.cedar-- true
+	@id("by-pid")
+	permit (principal, action == Action::"NetworkConnect", resource) when { context.pid > 1 };
+	EOF2
+	test_expect_code 125 "$LEASH" --db "$DB" --mode enforce --allow-degraded --policy cond.cedar -- true 2>err &&
+	grep "cannot enforce .by-pid." err &&
+	"$LEASH" --db "$DB" -q --mode shadow --policy cond.cedar -- true
 '
 
-			      test_done
+test_done
