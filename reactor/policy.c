@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,9 +135,97 @@ static unsigned scan_context_keys(const char *t, size_t len)
 	return keys;
 }
 
+/* The canonical form of PATH (symlinks resolved, as the kernel reports
+ * opens and execs): the whole path if it exists, else its directory's
+ * canonical form plus the last name, else PATH itself. DIR paths keep
+ * their trailing slash. */
+static void canonical_path(const char *path, bool dir, char *out, size_t len)
+{
+	char buf[PATH_MAX], real[PATH_MAX];
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	if (dir && strlen(buf) > 1)
+		buf[strlen(buf) - 1] = '\0';
+	if (realpath(buf, real)) {
+		snprintf(out, len, "%s%s", real, dir && strcmp(real, "/") != 0 ? "/" : "");
+		return;
+	}
+	slash = strrchr(buf, '/');
+	if (slash && slash != buf) {
+		*slash = '\0';
+		if (realpath(buf, real)) {
+			snprintf(out, len, "%s/%s%s", strcmp(real, "/") == 0 ? "" : real, slash + 1,
+				 dir ? "/" : "");
+			return;
+		}
+	}
+	snprintf(out, len, "%s", path);
+}
+
+/* TEXT with every File::"p" and Dir::"p/" literal rewritten to its
+ * canonical path, so that a rule on /bin/sh governs /usr/bin/sh, which is
+ * what the kernel reports. Comments and other strings are left alone;
+ * a literal with escapes is left alone too. Caller frees. */
+static char *canonical_text(const char *t, size_t len)
+{
+	size_t cap = len * 2 + PATH_MAX, o = 0, i = 0;
+	char *out = malloc(cap);
+
+	while (out && i < len) {
+		size_t start = i;
+		bool file = len - i > 7 && memcmp(t + i, "File::\"", 7) == 0;
+		bool dir = len - i > 6 && memcmp(t + i, "Dir::\"", 6) == 0;
+
+		if ((file || dir) && (i == 0 || !(isalnum((unsigned char)t[i - 1]) ||
+						 t[i - 1] == '_' || t[i - 1] == ':'))) {
+			size_t q = i + (file ? 7 : 6), e = q;
+			char path[PATH_MAX], canon[PATH_MAX];
+
+			while (e < len && t[e] != '"' && t[e] != '\\' && t[e] != '\n')
+				e++;
+			if (e < len && t[e] == '"' && e - q < sizeof(path) && e > q) {
+				memcpy(path, t + q, e - q);
+				path[e - q] = '\0';
+				canonical_path(path, dir, canon, sizeof(canon));
+				if (o + (q - i) + strlen(canon) + 1 >= cap)
+					break;
+				memcpy(out + o, t + i, q - i);
+				o += q - i;
+				memcpy(out + o, canon, strlen(canon));
+				o += strlen(canon);
+				i = e;
+				continue;
+			}
+		}
+		if (t[i] == '"') { /* any other string, copied whole */
+			for (i++; i < len && t[i] != '"'; i++)
+				if (t[i] == '\\')
+					i++;
+			i = i < len ? i + 1 : len;
+		} else if (t[i] == '/' && i + 1 < len && t[i + 1] == '/') {
+			while (i < len && t[i] != '\n')
+				i++;
+		} else {
+			i++;
+		}
+		if (o + (i - start) + 1 >= cap)
+			break;
+		memcpy(out + o, t + start, i - start);
+		o += i - start;
+	}
+	if (!out || i < len) {
+		free(out);
+		return NULL;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int policy_build(const char *text, size_t len, const char *origin, struct policy **out,
 		 json_t **diags, FILE *print_to)
 {
+	char *canon;
 	struct cedar_diags d = { 0 };
 	struct policy *p;
 	int rc;
@@ -169,6 +258,25 @@ int policy_build(const char *text, size_t len, const char *origin, struct policy
 		return rc == -ENOMEM ? rc : -EINVAL;
 	}
 	p->context_keys = scan_context_keys(p->text, len);
+	/* Decide with canonical paths; show and return the text as written.
+	 * Ids are positional or @id, so they are the same in both. */
+	canon = canonical_text(p->text, len);
+	if (!canon || strcmp(canon, p->text) != 0) {
+		struct cedar_policy_set *ps = NULL;
+		struct cedar_diags d2 = { 0 };
+
+		rc = canon ? cedar_parse(canon, strlen(canon), 0, &ps, &d2) : -ENOMEM;
+		cedar_diags_free(&d2);
+		free(canon);
+		if (rc) {
+			policy_free(p);
+			return rc == -ENOMEM ? rc : -EINVAL;
+		}
+		cedar_policy_set_free(p->ps);
+		p->ps = ps;
+	} else {
+		free(canon);
+	}
 	*out = p;
 	return 0;
 }
