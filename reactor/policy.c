@@ -188,13 +188,14 @@ static char *canonical_text(const char *t, size_t len)
 				memcpy(path, t + q, e - q);
 				path[e - q] = '\0';
 				canonical_path(path, dir, canon, sizeof(canon));
-				if (o + (q - i) + strlen(canon) + 1 >= cap)
+				if (o + (q - i) + strlen(canon) + 2 >= cap)
 					break;
 				memcpy(out + o, t + i, q - i);
 				o += q - i;
 				memcpy(out + o, canon, strlen(canon));
 				o += strlen(canon);
-				i = e;
+				out[o++] = '"';
+				i = e + 1;
 				continue;
 			}
 		}

@@ -118,6 +118,22 @@ test_expect_success SESSION 'the default policy denies .env files and allows the
 	test_eq "deny [\"no-dotenv\"]" "$(row file.open "File::\"$TRASH/ws/.env\"")"
 '
 
+test_expect_success SESSION 'rule paths are canonicalised: a rule on a symlink governs its target' '
+	reset_db &&
+	ln -s secret ws/alias && ln -s /usr/bin/true ws/truelink &&
+	cat >alias.cedar <<-EOF &&
+	permit (principal, action, resource);
+	@id("no-alias") forbid (principal, action == Action::"FileOpen", resource) when { resource in Dir::"$TRASH/ws/alias/" };
+	@id("no-true") forbid (principal, action == Action::"ProcessExec", resource == File::"$TRASH/ws/truelink");
+	EOF
+	(cd ws && "$LEASH" --db "$DB" -q --mode enforce --allow-degraded --policy ../alias.cedar -- sh -c "cat secret/key; /usr/bin/true") 2>err;
+	cat err &&
+	grep "secret/key: Operation not permitted" err &&
+	grep "/usr/bin/true: Operation not permitted" err &&
+	test_eq "deny [\"no-alias\"]" "$(row file.open "File::\"$TRASH/ws/secret/key\"")" &&
+	test_eq "deny [\"no-true\"]" "$(row process.exec "File::\"/usr/bin/true\"")"
+'
+
 test_expect_success 'leash policy default prints the embedded policy for this directory' '
 	(cd ws && "$LEASH" policy default) >default.cedar &&
 	grep "@id(\"no-credentials\")" default.cedar &&
