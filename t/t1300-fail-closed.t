@@ -6,8 +6,8 @@ test_description='fail closed: when leash dies, even by SIGKILL, the whole sessi
 # daemon behind, then waits; sets $leash and $cg (the session cgroup).
 start_session() {
 	"$LEASH" --db "$DB" -q -- sh -c '
-		( setsid sh -c "sleep 300 & exit 0" & )
-		sleep 300 & wait' >/dev/null 2>&1 &
+		( setsid sh -c "sleep 300.$$ & exit 0" & )
+		sleep 300.$$ & wait' >/dev/null 2>&1 &
 	leash=$!
 	for i in $(seq 200); do
 		cg=$(sql "SELECT cgroup FROM sessions WHERE ended_ns IS NULL" 2>/dev/null)
@@ -68,9 +68,9 @@ test_expect_success SESSION 'SIGTERM to leash ends a session whose command ignor
 
 test_expect_success SESSION 'when the command exits, what it left behind is killed' '
 	reset_db &&
-	leash_run -- sh -c "( setsid sleep 300 & ); echo started" >out &&
+	leash_run -- sh -c "( setsid sleep 300.$$ & ); echo started" >out &&
 	grep -x started out &&
-	test_eq 0 "$(pgrep -f "^sleep 300$" | wc -l)"
+	test_eq 0 "$(pgrep -f "^sleep 300.$$\$" | wc -l)"
 '
 
 test_done
