@@ -388,8 +388,14 @@ static size_t missing_enforcers(const struct policy *p, json_t *missing)
 
 		if (enforced_by_a_module(vocab[i].action))
 			continue;
+		/* A blanket permit (any action, any resource) says nothing that
+		 * needs enforcing; a forbid or a permit on named resources (an
+		 * allow-list, with default deny for the rest) does. */
 		if (!needed && cedar_rules_for_action(p->ps, vocab[i].action, &rules) == 0)
-			needed = rules.n > 0;
+			for (size_t r = 0; r < rules.n && !needed; r++)
+				needed = rules.v[r].forbid ||
+					 (rules.v[r].ntargets &&
+					  rules.v[r].targets[0].op != CEDAR_TARGET_ANY);
 		cedar_rules_free(&rules);
 		if (needed)
 			json_array_append_new(missing, json_string(vocab[i].action));

@@ -10,6 +10,7 @@
  * requests: the hierarchy is implied by the values (see cedar.h and
  * docs-cedar.md), so plain Cedar `in` works on the seed's policies.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,6 +573,43 @@ static bool is_ip_literal(const char *h, size_t n)
 	return n > 0;
 }
 
+/* An address is in every CIDR range that holds it: "a.b.c.d/n" for n in
+ * 0..32, "[v6]/n" for n in 0..128, each in canonical text (network
+ * address masked, inet_ntop form), so `resource in Host::"10.0.0.0/8"`
+ * holds for Host::"10.1.2.3:443". HOST is the address part of ID. */
+static int imply_cidrs(struct cedar_entities *es, const char *id, const char *host, size_t hn)
+{
+	char text[INET6_ADDRSTRLEN + 8], a[INET6_ADDRSTRLEN];
+	unsigned char addr[16], m[16];
+	int family = AF_INET, bits = 32;
+
+	if (hn >= sizeof(text) - 1)
+		return 0;
+	memcpy(text, host, hn);
+	text[hn] = 0;
+	if (text[0] == '[' && hn > 2 && text[hn - 1] == ']') {
+		text[hn - 1] = 0;
+		memmove(text, text + 1, hn - 1);
+		family = AF_INET6;
+		bits = 128;
+	}
+	if (inet_pton(family, text, addr) != 1)
+		return 0;
+	for (int n = 0; n <= bits; n++) {
+		int rc;
+
+		memcpy(m, addr, bits / 8);
+		for (int b = n; b < bits; b++)
+			m[b / 8] &= (unsigned char)~(0x80 >> (b % 8));
+		inet_ntop(family, m, a, sizeof(a));
+		snprintf(text, sizeof(text), family == AF_INET6 ? "[%s]/%d" : "%s/%d", a, n);
+		rc = cedar_entities_add_parent(es, "Host", id, "Host", text);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int imply_host(struct cedar_entities *es, const char *id)
 {
 	size_t n = strlen(id), hn = n;
@@ -594,7 +632,9 @@ static int imply_host(struct cedar_entities *es, const char *id)
 		buf[hn] = 0;
 		rc = cedar_entities_add_parent(es, "Host", id, "Host", buf);
 	}
-	if (rc == 0 && !is_ip_literal(id, hn)) {
+	if (rc == 0 && (is_ip_literal(id, hn) || id[0] == '['))
+		rc = imply_cidrs(es, id, id, hn);
+	if (rc == 0 && !is_ip_literal(id, hn) && id[0] != '[') {
 		/* "*.d" for each parent domain d of the name (a wildcard id starts after "*.") */
 		size_t start = (hn >= 2 && id[0] == '*' && id[1] == '.') ? 2 : 0;
 

@@ -21,6 +21,7 @@
  * When adding an action or resource type, update the tables below, the
  * completion lists (complete.c) and docs-cedar.md.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,36 @@ static bool valid_ipv4(const char *s, size_t n)
 	return parts == 4;
 }
 
+/* "a.b.c.d/n" or "[v6]/n": a CIDR range of addresses */
+static bool valid_cidr(const char *s, size_t n)
+{
+	const char *slash = memchr(s, '/', n);
+	char addr[INET6_ADDRSTRLEN + 2];
+	unsigned char bin[16];
+	size_t an, bits;
+	int family = AF_INET;
+
+	if (!slash || slash == s || slash + 1 == s + n || (size_t)(slash - s) >= sizeof(addr))
+		return false;
+	an = slash - s;
+	memcpy(addr, s, an);
+	addr[an] = 0;
+	if (addr[0] == '[') {
+		if (an < 3 || addr[an - 1] != ']')
+			return false;
+		addr[an - 1] = 0;
+		memmove(addr, addr + 1, an - 1);
+		family = AF_INET6;
+	}
+	bits = 0;
+	for (const char *d = slash + 1; d < s + n; d++) {
+		if (!isdigit((unsigned char)*d) || bits > 128)
+			return false;
+		bits = bits * 10 + (size_t)(*d - '0');
+	}
+	return inet_pton(family, addr, bin) == 1 && bits <= (family == AF_INET ? 32u : 128u);
+}
+
 /* 0 ok, 1 bad, 2 ok but upper case */
 static int check_host(struct cedar_str h)
 {
@@ -194,6 +225,8 @@ static int check_host(struct cedar_str h)
 
 	if (n == 1 && s[0] == '*')
 		return 0;
+	if (memchr(s, '/', n))
+		return valid_cidr(s, n) ? 0 : 1;
 	if (n && s[0] == '[') {
 		const char *close = memchr(s, ']', n);
 
