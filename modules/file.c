@@ -74,15 +74,18 @@ static size_t cache_used;
 static bool cache_usable; /* the policy reads nothing but context.path */
 static char cgroup_rel[PATH_MAX]; /* the session cgroup, as /proc/PID/cgroup shows it */
 static uint64_t unmarked;
+#define IGNORE_MAX 100000 /* inode ignore marks at most (kernel memory) */
+static size_t fd_ignored;
 static char **marked; /* /proc/<init>/root<mountpoint> of each marked mount */
 static size_t nmarked;
 static uint64_t mark_mask; /* what the marks ask for now */
 
-/* Hard links: a path policy sees the name used, and a second name made
- * with link(2) would carry a forbidden file into a permitted directory.
- * So every file named by a forbid (File, or anything under a Dir, up to
- * LINK_SCAN_MAX entries) is remembered by inode, and an open of a file with
- * several names that is one of them is decided on its forbidden name. */
+/* Hard links and renames: a path policy sees the name used, and link(2) or
+ * rename(2) (neither opens the file) would carry a forbidden file into a
+ * permitted directory. So every file named by a forbid (File, or anything
+ * under a Dir, up to LINK_SCAN_MAX entries) is remembered by inode when
+ * the policy is compiled, and an open of one of those inodes is decided on
+ * its forbidden name, whatever name it is opened by. */
 #define LINK_SCAN_MAX 20000
 
 struct inode_name {
@@ -372,10 +375,49 @@ static const char *inode_forbidden_name(const struct stat *st)
 	struct inode_name key = { .dev = st->st_dev, .ino = st->st_ino };
 	const struct inode_name *hit;
 
-	if (!forbidden.n || !S_ISREG(st->st_mode) || st->st_nlink < 2)
+	if (!forbidden.n || !S_ISREG(st->st_mode))
 		return NULL;
 	hit = bsearch(&key, forbidden.v, forbidden.n, sizeof(key), inode_cmp);
 	return hit ? hit->path : NULL;
+}
+
+/* ---- kernel-side allow cache --------------------------------------------- */
+
+/* An enforced open costs a round trip to the loop (~10 us). When the policy
+ * allows a file every way it can be opened (read, write, exec) and the
+ * decision depends on nothing but its path, the kernel is told to stop
+ * asking about plain opens of that inode (an ignore mark), so repeated
+ * opens cost nothing. Execs are still asked (their events carry the
+ * decision). Not for files with several names: the decision is per name.
+ * Every policy or mode change flushes these marks. */
+static void maybe_ignore(int fd, const struct stat *st, const char *rtype, const char *path)
+{
+	struct policy_verdict v;
+	bool all = true;
+
+	if (!cache_usable || !S_ISREG(st->st_mode) || st->st_nlink != 1 || fd_ignored >= IGNORE_MAX)
+		return;
+	for (int i = 0; i < 3 && all; i++) {
+		json_t *ctx = json_pack("{s:s}", "path", path);
+		int rc = i == 2 ? policy_decide("ProcessExec", rtype, path, false, ctx, &v)
+				: policy_decide("FileOpen", rtype, path, i == 1, ctx, &v);
+
+		json_decref(ctx);
+		all = rc == 0 && v.cedar_allow;
+		if (rc == 0)
+			policy_verdict_free(&v);
+	}
+	if (all &&
+	    fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY,
+			  FAN_OPEN_PERM, fd, NULL) == 0)
+		fd_ignored++;
+}
+
+static void ignore_flush(void)
+{
+	if (fan >= 0 && fd_ignored)
+		fanotify_mark(fan, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL);
+	fd_ignored = 0;
 }
 
 /* ---- one permission event ---------------------------------------------- */
@@ -507,6 +549,8 @@ static void handle(const struct fanotify_event_metadata *m)
 	}
 	if (perm)
 		respond(m->fd, v.decision != DECISION_DENY);
+	if (perm && !cached && acc != ACCESS_EXEC && v.decision == DECISION_ALLOW && !linked)
+		maybe_ignore(m->fd, &st, rtype, path);
 	close(m->fd);
 	/* An allowed exec is recorded by its exec event, which takes this
 	 * verdict; a cached allow is not news; anything else is an event. */
@@ -736,6 +780,7 @@ static void file_policy_commit(void *staged)
 	struct staged *st = staged;
 
 	cache_clear();
+	ignore_flush();
 	cache_usable = !(st->p->context_keys & ~POLICY_CTX_PATH);
 	inode_set_free(&forbidden);
 	forbidden = st->forbidden;

@@ -36,6 +36,14 @@ test_expect_success SESSION 'a hard link to a forbidden file is decided on its f
 	test_eq "$TRASH/ws/rw/hard" "$(sql "SELECT json_extract(details, '\''$.opened_as'\'') FROM events WHERE decision = '\''deny'\'' AND resource = '\''File::\"$TRASH/ws/secret/key\"'\'' ORDER BY session DESC, seq DESC LIMIT 1")"
 '
 
+test_expect_success SESSION 'a forbidden file renamed into a permitted directory is still decided on its forbidden name' '
+	echo moved >ws/secret/tomove &&
+	enforce "mv secret/tomove rw/moved && echo renamed; cat rw/moved" >out 2>err; test $? -ne 0 &&
+	grep -x renamed out &&
+	grep "rw/moved: Operation not permitted" err &&
+	mv ws/rw/moved ws/secret/tomove
+'
+
 test_expect_success SESSION,PYTHON3 'reopening an O_PATH descriptor through /proc/self/fd is decided on the real file' '
 	enforce "python3 -c \"
 import os
