@@ -67,6 +67,12 @@ test_expect_success SESSION 'enforce: a program outside the permitted directorie
 	test_eq 1 "$(sql "SELECT json_extract(details, '\''$.refused'\'') FROM events WHERE kind = '\''process.exec'\'' AND resource = '\''File::\"$TRASH/ws/bin/mytrue\"'\''")"
 '
 
+test_expect_success SESSION 'enforce starts before the command'\''s first instruction: a forbidden command never runs' '
+	(cd ws && "$LEASH" --db "$DB" -q --mode enforce --allow-degraded --policy ../policy.cedar -- ./bin/mytrue) 2>err;
+	test_eq 126 $? "exit status" &&
+	grep "cannot run '\''./bin/mytrue'\'': Operation not permitted" err
+'
+
 test_expect_success SESSION 'enforce: a permitted exec row carries the policy that allowed it' '
 	run enforce "/usr/bin/true" &&
 	test_eq "allow [\"run-usr\"]" "$(row process.exec "File::\"/usr/bin/true\"")"
