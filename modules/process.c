@@ -2,11 +2,9 @@
  *
  * Loads bpf/process.bpf.c scoped to the session cgroup (rodata set before
  * load), attaches the tp_btf programs before the command exists, and reads
- * the ring buffer from the loop through its epoll fd. Every record is
- * checked (type, version, size) before it is decoded; malformed ones are
- * counted as lost. Drops in the kernel (ring buffer full) are read from
- * stats_map once a second and at the end: each increase is published as a
- * stats.loss event and logged, so loss is never silent.
+ * the ring buffer in the loop through reactor/bpfring.c, which also
+ * reports the kernel's drops (stats.loss). Every record is checked (type,
+ * version, size) before it is decoded; malformed ones are counted as lost.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpfring.h"
 #include "events.h"
 #include "log.h"
 #include "module.h"
@@ -28,10 +27,7 @@
 #include "process.skel.h"
 
 static struct process_bpf *skel;
-static struct ring_buffer *rb;
-static struct reactor_watch *rb_watch, *stats_watch;
-static uint64_t kernel_drops_seen; /* already reported */
-static uint64_t malformed;
+static struct bpfring ring;
 
 /* Exec verdicts waiting for their exec event, by thread. A thread has at
  * most one exec in flight, so a small table with oldest-out replacement is
@@ -240,93 +236,20 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 bad:
-	malformed++;
-	return 0;
-}
-
-static void on_ring(void *arg)
-{
-	if (ring_buffer__consume(rb) < 0)
-		log_warn("process: cannot read the ring buffer");
-}
-
-static uint64_t read_stat(enum ev_stat which)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t sum = 0, *vals;
-	__u32 key = which;
-
-	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
-		return 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats_map), &key, vals) == 0)
-		for (int i = 0; i < ncpu; i++)
-			sum += vals[i];
-	free(vals);
-	return sum;
-}
-
-/* Publishes a stats.loss event for drops not yet reported. */
-static void check_loss(void *arg)
-{
-	uint64_t drops = read_stat(STAT_RINGBUF_DROPS);
-	struct record *ev;
-
-	if (drops <= kernel_drops_seen)
-		return;
-	log_warn("process: the kernel dropped %llu events (ring buffer full)",
-		 (unsigned long long)(drops - kernel_drops_seen));
-	ev = record_new("stats.loss");
-	if (ev) {
-		json_object_set_new(ev->details, "source", json_string("process"));
-		json_object_set_new(ev->details, "ringbuf_drops",
-				    json_integer((json_int_t)(drops - kernel_drops_seen)));
-		json_object_set_new(ev->details, "ringbuf_drops_total",
-				    json_integer((json_int_t)drops));
-		reactor_publish(ev);
-	}
-	kernel_drops_seen = drops;
-}
-
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && log_get_level() < LOG_VERBOSE)
-		return 0;
-	if (level != LIBBPF_WARN && log_get_level() < LOG_VERBOSE)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* LEASH_RINGBUF_KB overrides the ring buffer's size (a power of two, at
- * least 4): smaller to test loss accounting, larger for bursty agents. */
-static int ringbuf_size(uint32_t *bytes, char *err, size_t errlen)
-{
-	const char *v = getenv("LEASH_RINGBUF_KB");
-	unsigned long kb;
-	char *end;
-
-	if (!v)
-		return 0;
-	kb = strtoul(v, &end, 10);
-	if (!*v || *end || kb < 4 || kb > (1UL << 20) || (kb & (kb - 1))) {
-		snprintf(err, errlen,
-			 "LEASH_RINGBUF_KB: '%s' is not a power of two from 4 to 1048576", v);
-		return -EINVAL;
-	}
-	*bytes = kb * 1024;
+	ring.malformed++;
 	return 0;
 }
 
 static int process_session_start(char *err, size_t errlen)
 {
 	const struct session_info *s = reactor_session();
-	uint32_t ring = 0;
+	uint32_t ring_bytes;
 	int rc;
 
-	rc = ringbuf_size(&ring, err, errlen);
+	rc = bpfring_size(&ring_bytes, err, errlen);
 	if (rc)
 		return rc;
-
-	libbpf_set_print(libbpf_log);
+	bpfring_log_libbpf();
 	skel = process_bpf__open();
 	if (!skel) {
 		snprintf(err, errlen, "process: cannot open BPF object: %s", strerror(errno));
@@ -334,7 +257,7 @@ static int process_session_start(char *err, size_t errlen)
 	}
 	skel->rodata->session_cgid = s->cgroup_id;
 	skel->rodata->session_level = s->cgroup_level;
-	if (ring && (rc = bpf_map__set_max_entries(skel->maps.events_map, ring))) {
+	if (ring_bytes && (rc = bpf_map__set_max_entries(skel->maps.events_map, ring_bytes))) {
 		snprintf(err, errlen, "process: cannot size the ring buffer: %s", strerror(-rc));
 		return rc;
 	}
@@ -348,18 +271,8 @@ static int process_session_start(char *err, size_t errlen)
 		snprintf(err, errlen, "process: cannot attach tp_btf programs: %s", strerror(-rc));
 		return rc;
 	}
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events_map), on_record, NULL, NULL);
-	if (!rb) {
-		snprintf(err, errlen, "process: cannot open ring buffer: %s", strerror(errno));
-		return -errno;
-	}
-	rb_watch = reactor_watch_fd(ring_buffer__epoll_fd(rb), on_ring, NULL);
-	stats_watch = reactor_every(1000, check_loss, NULL);
-	if (!rb_watch || !stats_watch) {
-		snprintf(err, errlen, "process: cannot watch the ring buffer");
-		return -ENOMEM;
-	}
-	return 0;
+	return bpfring_open(&ring, "process", bpf_map__fd(skel->maps.events_map), on_record,
+			    bpf_map__fd(skel->maps.stats_map), STAT_RINGBUF_DROPS, err, errlen);
 }
 
 /* The command is gone: its last exit records are already in the ring
@@ -367,13 +280,7 @@ static int process_session_start(char *err, size_t errlen)
  * consume gets them all. */
 static void process_session_end(void)
 {
-	if (rb)
-		ring_buffer__consume(rb);
-	if (skel)
-		check_loss(NULL);
-	if (malformed)
-		log_warn("process: %llu malformed kernel records dropped",
-			 (unsigned long long)malformed);
+	bpfring_drain(&ring);
 }
 
 /* enforce mode arms the kernel's kill of anonymous programs; a bss
@@ -393,7 +300,7 @@ static void process_policy_commit(void *staged)
 
 static uint64_t process_lost(void)
 {
-	return kernel_drops_seen + malformed;
+	return bpfring_lost(&ring);
 }
 
 static void process_fini(void)
@@ -402,11 +309,7 @@ static void process_fini(void)
 		policy_verdict_free(&pending[i].v);
 		pending[i].tid = 0;
 	}
-	reactor_unwatch(rb_watch);
-	reactor_unwatch(stats_watch);
-	rb_watch = stats_watch = NULL;
-	ring_buffer__free(rb);
-	rb = NULL;
+	bpfring_close(&ring);
 	process_bpf__destroy(skel);
 	skel = NULL;
 }

@@ -27,9 +27,9 @@ test_expect_success SESSION 'a bad LEASH_RINGBUF_KB is refused before anything r
 test_expect_success SESSION 'forced loss is counted in the store and reported on stderr' '
 	reset_db &&
 	mkfifo go &&
-	LEASH_RINGBUF_KB=16 "$LEASH" --db "$DB" -- sh -c "read x < go; for i in \$(seq 300); do /bin/true; done" 2>err &
+	LEASH_RINGBUF_KB=16 "$LEASH" --db "$DB" -- sh -c ": > started; read x < go; for i in \$(seq 300); do /bin/true; done" 2>err &
 	leash=$! &&
-	for i in $(seq 100); do test "$(sql "SELECT count(*) FROM sessions" 2>/dev/null)" = 1 && break; sleep 0.05; done &&
+	for i in $(seq 200); do test -e started && break; sleep 0.05; done &&
 	kill -STOP $leash &&
 	echo go >go &&
 	cg=$(sql "SELECT cgroup FROM sessions") &&
