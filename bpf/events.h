@@ -194,4 +194,38 @@ _Static_assert(sizeof(struct net_verdict) == 24, "net_verdict layout");
 _Static_assert(sizeof(struct net_protect_key) == 20, "net_protect_key layout");
 _Static_assert(sizeof(struct ev_net) == 16 + 48 + 16 + 16 + 8, "ev_net layout");
 
+/* ---- the transparent proxy (modules/network.c, reactor/proxy.c) -----------
+ *
+ * proxy_map slot 0 says where leash's proxy listens. A TCP connect of the
+ * session to a port in redirect_ports_map is rewritten to the proxy (in
+ * every mode, before the policy trie: the proxy decides by name) and its
+ * original destination kept in origdst_cookie_map by socket cookie; the
+ * sockops program moves it to origdst_port_map keyed by the client's local
+ * port once the connection exists, where the proxy finds it on accept.
+ * Connects to the proxy itself are allowed; UDP to a redirected port (QUIC
+ * on 443) is refused so that clients fall back to TCP. The kernel's action
+ * for a redirect is NET_REDIRECT in ev_net.
+ */
+enum {
+	NET_REASON_PROXY = 6, /* the proxy itself, or redirected to it */
+	NET_REASON_QUIC = 7, /* UDP to a redirected port: refused */
+};
+
+struct net_proxy_conf {
+	__u32 ip4; /* network order */
+	__u16 port; /* host order */
+	__u16 enabled;
+};
+
+struct net_origdst {
+	__u8 family; /* NET_FAMILY_* */
+	__u8 _pad;
+	__u16 port; /* host order */
+	__u32 pid; /* the process that connected */
+	__u8 addr[16]; /* as in struct net_key */
+};
+
+_Static_assert(sizeof(struct net_proxy_conf) == 8, "net_proxy_conf layout");
+_Static_assert(sizeof(struct net_origdst) == 24, "net_origdst layout");
+
 #endif

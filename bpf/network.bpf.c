@@ -21,6 +21,12 @@
  *   4. records the call and the decision in the ring buffer (a failed
  *      reserve is counted in stats_map, never silent).
  *
+ * Between steps 2 and 3, the transparent proxy (see events.h): connects to
+ * the proxy pass; TCP connects to a redirected port are rewritten to the
+ * proxy, their original destination kept for it (handle_sockops moves it
+ * from the socket cookie to the client port); UDP to those ports is
+ * refused.
+ *
  * Returning 0 makes connect()/sendmsg() fail with EPERM.
  */
 #include "vmlinux.h"
@@ -69,6 +75,34 @@ struct {
 	__type(key, __u32);
 	__array(values, struct net_trie);
 } policy_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct net_proxy_conf);
+} proxy_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, __u8);
+} redirect_ports_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct net_origdst);
+} origdst_cookie_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct net_origdst);
+} origdst_port_map SEC(".maps");
 
 static __always_inline void stat_inc(__u32 which)
 {
@@ -131,18 +165,67 @@ static __always_inline void emit(struct bpf_sock_addr *ctx, __u16 type, const st
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* The proxy's part: NET_ALLOW (a connect to the proxy), NET_REDIRECT
+ * (rewritten to the proxy), NET_DENY (UDP to a redirected port), or 0 when
+ * the policy decides. */
+static __always_inline __u16 proxy_step(struct bpf_sock_addr *ctx, const struct net_key *k,
+					__u16 port, __u16 type, bool v6)
+{
+	struct net_proxy_conf *pc;
+	struct net_origdst od = {};
+	__u32 zero = 0, ip;
+	__u64 cookie;
+
+	pc = bpf_map_lookup_elem(&proxy_map, &zero);
+	if (!pc || !pc->enabled)
+		return 0;
+	__builtin_memcpy(&ip, k->addr, 4);
+	if (k->family == NET_FAMILY_V4 && ip == pc->ip4 && port == pc->port)
+		return NET_ALLOW;
+	if (!bpf_map_lookup_elem(&redirect_ports_map, &port))
+		return 0;
+	/* Each program may write only its own family's fields, and sendmsg
+	 * (UDP only) none: these branches fold away where they cannot run. */
+	if (type != EV_NET_CONNECT || ctx->type != SOCK_STREAM)
+		return NET_DENY;
+	od.family = k->family;
+	od.port = port;
+	od.pid = bpf_get_current_pid_tgid() >> 32;
+	__builtin_memcpy(od.addr, k->addr, sizeof(od.addr));
+	cookie = bpf_get_socket_cookie(ctx);
+	if (bpf_map_update_elem(&origdst_cookie_map, &cookie, &od, BPF_ANY))
+		return NET_DENY; /* never a connection the proxy cannot place */
+	if (!v6) {
+		ctx->user_ip4 = pc->ip4;
+	} else {
+		/* ::ffff:127.0.0.1: works on every socket that is not V6ONLY */
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = pc->ip4;
+	}
+	ctx->user_port = bpf_htons(pc->port);
+	return NET_REDIRECT;
+}
+
 /* The decision for key K; 1 allows, 0 denies (EPERM). */
 static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 type, struct net_key *k,
-				  __u16 port, bool mapped)
+				  __u16 port, bool mapped, bool v6)
 {
 	const struct net_verdict *v = NULL;
-	__u16 action = NET_DENY, reason;
+	__u16 action, reason;
 	__u32 zero = 0;
 	void *trie;
 
 	stat_inc(NET_STAT_SEEN);
 	if (protected(k, port)) {
 		reason = NET_REASON_PROTECTED;
+	} else if ((action = proxy_step(ctx, k, port, type, v6)) != 0) {
+		reason = NET_REASON_PROXY;
+		if (action == NET_DENY)
+			reason = NET_REASON_QUIC;
+		emit(ctx, type, k, port, mapped, NULL, action, reason);
+		return action != NET_DENY;
 	} else if (!(trie = bpf_map_lookup_elem(&policy_map, &zero))) {
 		reason = NET_REASON_NO_POLICY;
 	} else if (!(v = bpf_map_lookup_elem(trie, k))) {
@@ -151,6 +234,8 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 type, struct 
 		action = v->action == NET_ALLOW ? NET_ALLOW : NET_DENY;
 		reason = v->reason;
 	}
+	if (!v)
+		action = NET_DENY;
 	if (action != NET_ALLOW)
 		stat_inc(NET_STAT_DENIED);
 	emit(ctx, type, k, port, mapped, v, action, reason);
@@ -166,7 +251,7 @@ static __always_inline int decide4(struct bpf_sock_addr *ctx, __u16 type)
 	__builtin_memcpy(k.addr, &ip, 4);
 	k.port[0] = port >> 8;
 	k.port[1] = port & 0xff;
-	return decide(ctx, type, &k, port, false);
+	return decide(ctx, type, &k, port, false, false);
 }
 
 /* connect6/sendmsg6 may carry ::ffff:a.b.c.d: decided as the IPv4 address
@@ -190,7 +275,7 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, __u16 type)
 	}
 	k.port[0] = port >> 8;
 	k.port[1] = port & 0xff;
-	return decide(ctx, type, &k, port, mapped);
+	return decide(ctx, type, &k, port, mapped, true);
 }
 
 SEC("cgroup/connect4")
@@ -215,4 +300,27 @@ SEC("cgroup/sendmsg6")
 int handle_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return decide6(ctx, EV_NET_SENDMSG);
+}
+
+/* The client side of a redirected connection has its local port now: key
+ * its original destination by that port for the proxy's accept. */
+SEC("sockops")
+int handle_sockops(struct bpf_sock_ops *skops)
+{
+	struct net_origdst *od;
+	__u32 lport;
+	__u64 cookie;
+
+	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB &&
+	    skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	cookie = bpf_get_socket_cookie(skops);
+	od = bpf_map_lookup_elem(&origdst_cookie_map, &cookie);
+	if (!od)
+		return 1;
+	lport = skops->local_port;
+	bpf_map_update_elem(&origdst_port_map, &lport, od, BPF_ANY);
+	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		bpf_map_delete_elem(&origdst_cookie_map, &cookie);
+	return 1;
 }

@@ -23,7 +23,10 @@
  *     events: enforce mode carries the kernel's decision and the policy
  *     ids; shadow mode asks the Cedar evaluator (policy_decide) and records
  *     would_deny; record mode allows;
- *   - keeps leash's own endpoints (network_protect) denied in every mode.
+ *   - keeps leash's own endpoints (network_protect) denied in every mode;
+ *   - puts the transparent proxy in force (network_set_proxy): the ports
+ *     it takes, where it listens, and the original destinations it reads
+ *     back by client port (network_orig_dst, filled by handle_sockops).
  *
  * Compiled sets of the last few generations are kept, so an event read
  * after a policy change still names the rules of the policy that decided it.
@@ -812,6 +815,48 @@ int network_protect(const struct sockaddr *sa, socklen_t len)
 	return 0;
 }
 
+/* ---- the transparent proxy ---------------------------------------------- */
+
+int network_set_proxy(const struct sockaddr_in *sa, const uint16_t *ports, int nports)
+{
+	struct net_proxy_conf pc = { 0 };
+	__u32 zero = 0;
+	__u8 one = 1;
+
+	if (!skel)
+		return -ENOENT;
+	if (sa->sin_family != AF_INET)
+		return -EINVAL;
+	for (int i = 0; i < nports; i++)
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.redirect_ports_map), &ports[i], &one,
+					BPF_ANY))
+			return -errno;
+	pc.ip4 = sa->sin_addr.s_addr;
+	pc.port = ntohs(sa->sin_port);
+	pc.enabled = 1;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.proxy_map), &zero, &pc, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int network_orig_dst(uint16_t port, char *addr, size_t len, uint16_t *dport, uint32_t *pid)
+{
+	struct net_origdst od;
+	__u32 key = port;
+	int fd;
+
+	if (!skel)
+		return -ENOENT;
+	fd = bpf_map__fd(skel->maps.origdst_port_map);
+	if (bpf_map_lookup_and_delete_elem(fd, &key, &od) < 0 &&
+	    (bpf_map_lookup_elem(fd, &key, &od) < 0 || bpf_map_delete_elem(fd, &key) < 0))
+		return -ENOENT;
+	inet_ntop(od.family == NET_FAMILY_V4 ? AF_INET : AF_INET6, od.addr, addr, len);
+	*dport = od.port;
+	*pid = od.pid;
+	return 0;
+}
+
 /* ---- events ------------------------------------------------------------- */
 
 static const struct net_set *set_of_gen(uint32_t gen)
@@ -907,7 +952,18 @@ static void decode_net(const struct ev_net *e)
 		json_object_set_new(r->details, "ipv4_mapped", json_true());
 	if (e->task.tid != e->task.pid)
 		json_object_set_new(r->details, "tid", json_integer(e->task.tid));
-	if (e->reason == NET_REASON_MODE && e->mode == MODE_SHADOW) {
+	if (e->reason == NET_REASON_PROXY || e->reason == NET_REASON_QUIC) {
+		/* The proxy decides redirected connections by name (http.request). */
+		r->decision = e->action == NET_REDIRECT ? DECISION_NONE
+			      : e->action == NET_ALLOW	? DECISION_ALLOW
+							: DECISION_DENY;
+		json_object_set_new(
+			r->details, "reason",
+			json_string(e->action == NET_REDIRECT ? "redirected to the proxy"
+				    : e->action == NET_ALLOW  ? "the proxy"
+							      : "udp to a proxied port"));
+		r->policies = json_array();
+	} else if (e->reason == NET_REASON_MODE && e->mode == MODE_SHADOW) {
 		stamp_shadow(r, rid);
 	} else if (e->reason == NET_REASON_MODE) {
 		r->decision = DECISION_ALLOW;
@@ -1012,7 +1068,9 @@ static int network_session_start(char *err, size_t errlen)
 	    (rc = attach(skel->progs.handle_sendmsg4, &skel->links.handle_sendmsg4, s->cgroup_fd,
 			 err, errlen)) ||
 	    (rc = attach(skel->progs.handle_sendmsg6, &skel->links.handle_sendmsg6, s->cgroup_fd,
-			 err, errlen)))
+			 err, errlen)) ||
+	    (rc = attach(skel->progs.handle_sockops, &skel->links.handle_sockops, s->cgroup_fd, err,
+			 errlen)))
 		return rc;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events_map), on_record, NULL, NULL);
 	if (!rb) {

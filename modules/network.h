@@ -30,6 +30,18 @@ struct net_set;
  * (too many endpoints), or -errno from the kernel. */
 int network_protect(const struct sockaddr *sa, socklen_t len);
 
+/* Puts the transparent proxy in force for the session: TCP connects to
+ * PORTS go to SA (an AF_INET loopback listener) instead, connects to SA
+ * itself pass whatever the policy, and UDP to PORTS is refused. Call after
+ * the module started. 0, -EINVAL, -ENOSPC or -errno from the kernel. */
+int network_set_proxy(const struct sockaddr_in *sa, const uint16_t *ports, int nports);
+
+/* The original destination of the redirected connection whose client
+ * (local) port is PORT: its address as text into ADDR, *DPORT, and the
+ * process that connected into *PID. The entry is consumed. 0, or -ENOENT
+ * when the connection was not redirected. */
+int network_orig_dst(uint16_t port, char *addr, size_t len, uint16_t *dport, uint32_t *pid);
+
 /* Compiles what POLICY says about NetworkConnect for mode M into *OUT.
  * Rules the kernel cannot apply exactly are listed in *REPORT (a new JSON
  * array of {policy, target, why}, possibly empty); in enforce mode a rule

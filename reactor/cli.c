@@ -40,6 +40,13 @@ static const char usage_text[] =
 	"  -e, --env KEY[=VAL]  set KEY in the command's environment (KEY alone: copy leash's)\n"
 	"  -v, --volume SRC:DST[:ro|:rw]\n"
 	"                       bind-mount SRC at DST inside the sandbox\n"
+	"  --secret NAME=HOST[,HOST]\n"
+	"                       the command gets a placeholder in NAME; the proxy puts the\n"
+	"                       real value (leash's $NAME, or --secrets) only toward HOSTs\n"
+	"  --secrets FILE       NAME=VALUE lines: the values of --secret names\n"
+	"  --proxy-ports LIST   TCP ports sent to the proxy (default 80,443)\n"
+	"  --upstream-ca FILE   also trust FILE's CA for the proxy's upstream TLS\n"
+	"  --resolve NAME=ADDR  the proxy dials ADDR for NAME (tests, pinning)\n"
 	"  -q, --quiet          print errors only\n"
 	"      --verbose        print every event and more detail\n"
 	"  -h, --help           this text\n"
@@ -58,7 +65,12 @@ enum {
 	OPT_OPEN,
 	OPT_TOKEN,
 	OPT_VERBOSE,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_SECRET,
+	OPT_SECRETS,
+	OPT_PROXY_PORTS,
+	OPT_UPSTREAM_CA,
+	OPT_RESOLVE,
 };
 
 static const struct option long_options[] = {
@@ -72,6 +84,11 @@ static const struct option long_options[] = {
 	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "env", required_argument, NULL, 'e' },
 	{ "volume", required_argument, NULL, 'v' },
+	{ "secret", required_argument, NULL, OPT_SECRET },
+	{ "secrets", required_argument, NULL, OPT_SECRETS },
+	{ "proxy-ports", required_argument, NULL, OPT_PROXY_PORTS },
+	{ "upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA },
+	{ "resolve", required_argument, NULL, OPT_RESOLVE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
@@ -307,6 +324,64 @@ out:
 	return rc;
 }
 
+/* Appends V to the (argv-borrowed) list *LIST. */
+static int push_arg(char ***list, int *n, char *v, char *err, size_t errlen)
+{
+	char **l = realloc(*list, (*n + 1) * sizeof(*l));
+
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l[(*n)++] = v;
+	*list = l;
+	return 0;
+}
+
+static int add_secret(struct config *cfg, char *v, char *err, size_t errlen)
+{
+	const char *eq = strchr(v, '=');
+
+	if (!eq || eq == v || !eq[1] || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != (size_t)(eq - v)) {
+		snprintf(err, errlen, "--secret: '%s' is not NAME=HOST[,HOST]", v);
+		return -EINVAL;
+	}
+	return push_arg(&cfg->secrets, &cfg->nsecrets, v, err, errlen);
+}
+
+static int add_resolve(struct config *cfg, char *v, char *err, size_t errlen)
+{
+	const char *eq = strchr(v, '=');
+	unsigned char b[16];
+
+	if (!eq || eq == v ||
+	    (inet_pton(AF_INET, eq + 1, b) != 1 && inet_pton(AF_INET6, eq + 1, b) != 1)) {
+		snprintf(err, errlen, "--resolve: '%s' is not NAME=ADDR", v);
+		return -EINVAL;
+	}
+	return push_arg(&cfg->resolve, &cfg->nresolve, v, err, errlen);
+}
+
+static int parse_ports(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	const char *p = v;
+
+	cfg->nproxy_ports = 0;
+	while (*p) {
+		char *end;
+		unsigned long n = strtoul(p, &end, 10);
+
+		if (end == p || n == 0 || n > 65535 || (*end && *end != ',') ||
+		    cfg->nproxy_ports == (int)(sizeof(cfg->proxy_ports) / sizeof(cfg->proxy_ports[0]))) {
+			snprintf(err, errlen, "--proxy-ports: '%s' is not a list of up to 16 ports", v);
+			return -EINVAL;
+		}
+		cfg->proxy_ports[cfg->nproxy_ports++] = (unsigned short)n;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
 {
 	int c, rc = 0;
@@ -315,6 +390,9 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, char *err, 
 	cfg->mode = MODE_RECORD;
 	cfg->listen = LEASH_DEFAULT_LISTEN;
 	cfg->verbosity = LOG_NORMAL;
+	cfg->proxy_ports[0] = 80;
+	cfg->proxy_ports[1] = 443;
+	cfg->nproxy_ports = 2;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+:e:v:qh", long_options, NULL)) != -1) {
@@ -354,6 +432,23 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, char *err, 
 			break;
 		case 'v':
 			rc = add_volume(cfg, optarg, err, errlen);
+			break;
+		case OPT_SECRET:
+			rc = add_secret(cfg, optarg, err, errlen);
+			break;
+		case OPT_SECRETS:
+			rc = check_file("--secrets", optarg, err, errlen);
+			cfg->secrets_file = optarg;
+			break;
+		case OPT_PROXY_PORTS:
+			rc = parse_ports(cfg, optarg, err, errlen);
+			break;
+		case OPT_UPSTREAM_CA:
+			rc = check_file("--upstream-ca", optarg, err, errlen);
+			cfg->upstream_ca = optarg;
+			break;
+		case OPT_RESOLVE:
+			rc = add_resolve(cfg, optarg, err, errlen);
 			break;
 		case 'q':
 			cfg->verbosity = LOG_QUIET;
@@ -405,5 +500,7 @@ void cli_free(struct config *cfg)
 		free(cfg->volumes[i].dst);
 	}
 	free(cfg->volumes);
+	free(cfg->resolve);
+	free(cfg->secrets);
 	memset(cfg, 0, sizeof(*cfg));
 }

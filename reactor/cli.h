@@ -28,6 +28,14 @@ struct config {
 	int nenv;
 	struct volume *volumes;
 	int nvolumes;
+	const char *upstream_ca; /* --upstream-ca: an extra CA for the proxy's upstream TLS */
+	char **resolve; /* --resolve NAME=ADDR pins for the proxy (borrowed from argv) */
+	int nresolve;
+	char **secrets; /* --secret NAME=HOST[,HOST] (borrowed from argv) */
+	int nsecrets;
+	const char *secrets_file; /* --secrets FILE: NAME=VALUE lines */
+	unsigned short proxy_ports[16]; /* TCP ports redirected to the proxy */
+	int nproxy_ports;
 	enum log_level verbosity;
 	char **argv; /* the command, NULL-terminated */
 };

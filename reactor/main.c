@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "ca.h"
 #include "cli.h"
 #include "ctl.h"
 #include "identity.h"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
 		return print_default_policy();
 	if (argc > 1 && strcmp(argv[1], "policy") == 0)
 		return policy_cmd_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "ca") == 0)
+		return ca_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
 	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {

@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "bus.h"
+#include "ca.h"
 #include "cgroup.h"
 #include "control.h"
 #include "identity.h"
@@ -32,6 +33,7 @@
 #include "module.h"
 #include "network.h"
 #include "policy.h"
+#include "proxy.h"
 #include "reactor.h"
 #include "reaper.h"
 #include "sandbox.h"
@@ -58,7 +60,14 @@ struct session {
 	int cmd_status; /* wait status of the command, -1 if unknown */
 	bool policy_refused; /* the policy had errors: bad input, exit 2 */
 	bool control; /* the control server runs */
+	struct ca *ca; /* the user's CA, for the proxy */
+	char ca_dir[PATH_MAX];
+	char bundle[PATH_MAX]; /* system roots + the CA, bound over the system bundle */
+	struct proxy_secret *secrets;
+	bool proxy; /* the proxy runs */
 };
+
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 static int make_uuid(char *out)
 {
@@ -152,8 +161,51 @@ static char *argv_json_text(char *const *argv)
 	return text;
 }
 
+/* Sets KV ("KEY=VALUE") in ENV[0..*I), replacing KEY or appending. */
+static void env_put(char **env, size_t *i, char *kv)
+{
+	size_t klen = strchr(kv, '=') - kv + 1;
+	size_t j;
+
+	for (j = 0; j < *i; j++)
+		if (strncmp(env[j], kv, klen) == 0)
+			break;
+	env[j] = kv;
+	if (j == *i)
+		(*i)++;
+}
+
+/* The proxy's variables: every common spelling of the proxy and of the CA
+ * bundle, so tools that honour them go through the proxy and trust it. */
+static void proxy_env(const struct session *s, char **env, size_t *i)
+{
+	static const char *const proxy_keys[] = { "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+						   "http_proxy", "https_proxy", "all_proxy" };
+	static const char *const ca_keys[] = { "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS",
+					       "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+					       "GIT_SSL_CAINFO" };
+	static char buf[16][PATH_MAX + 32];
+	int b = 0;
+
+	if (!s->proxy)
+		return;
+	for (size_t k = 0; k < sizeof(proxy_keys) / sizeof(proxy_keys[0]); k++) {
+		snprintf(buf[b], sizeof(buf[b]), "%s=%s", proxy_keys[k], proxy_url());
+		env_put(env, i, buf[b++]);
+	}
+	/* Nothing bypasses the proxy: leash's own no_proxy is not the agent's. */
+	env_put(env, i, (char *)"NO_PROXY=");
+	env_put(env, i, (char *)"no_proxy=");
+	for (size_t k = 0; k < sizeof(ca_keys) / sizeof(ca_keys[0]); k++) {
+		snprintf(buf[b], sizeof(buf[b]), "%s=%s", ca_keys[k],
+			 access(SYSTEM_CA_BUNDLE, F_OK) == 0 ? SYSTEM_CA_BUNDLE : s->bundle);
+		env_put(env, i, buf[b++]);
+	}
+}
+
 /* The command's environment: leash's, with the target user's HOME, USER,
- * LOGNAME under sudo, then -e on top. Caller frees the array only. */
+ * LOGNAME under sudo, the proxy's variables, then -e on top, and last the
+ * secrets' placeholders (never a real value). Caller frees the array only. */
 static char **build_env(const struct session *s)
 {
 	extern char **environ;
@@ -164,7 +216,7 @@ static char **build_env(const struct session *s)
 
 	while (environ[n])
 		n++;
-	env = calloc(n + cfg->nenv + 4, sizeof(*env));
+	env = calloc(n + cfg->nenv + cfg->nsecrets + 24, sizeof(*env));
 	if (!env)
 		return NULL;
 	for (size_t k = 0; k < n; k++)
@@ -187,16 +239,17 @@ static char **build_env(const struct session *s)
 				i++;
 		}
 	}
-	for (int k = 0; k < cfg->nenv; k++) {
-		size_t klen = strchr(cfg->env[k], '=') - cfg->env[k] + 1;
-		size_t j;
+	proxy_env(s, env, &i);
+	for (int k = 0; k < cfg->nenv; k++)
+		env_put(env, &i, cfg->env[k]);
+	for (int k = 0; k < cfg->nsecrets; k++) {
+		static char ph[64][512];
 
-		for (j = 0; j < i; j++)
-			if (strncmp(env[j], cfg->env[k], klen) == 0)
-				break;
-		env[j] = cfg->env[k];
-		if (j == i)
-			i++;
+		if (k >= 64)
+			break;
+		snprintf(ph[k], sizeof(ph[k]), "%s=%s", s->secrets[k].name,
+			 s->secrets[k].placeholder);
+		env_put(env, &i, ph[k]);
 	}
 	env[i] = NULL;
 	return env;
@@ -406,6 +459,66 @@ static void fini_modules(void)
 			modules[i]->fini();
 }
 
+/* The proxy, once the modules run: the user's CA (made on first use next
+ * to the database), the bundle the agent trusts, the listener, and the
+ * kernel's redirect of the proxied ports to it. */
+static int start_proxy(struct session *s, char *err, size_t errlen)
+{
+	const struct config *cfg = s->cfg;
+	struct proxy_opts o = { 0 };
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint16_t ports[16];
+	int rc;
+
+	if (s->data_dir[0]) {
+		snprintf(s->ca_dir, sizeof(s->ca_dir), "%s", s->data_dir);
+	} else {
+		char *slash;
+
+		snprintf(s->ca_dir, sizeof(s->ca_dir), "%s", s->db);
+		slash = strrchr(s->ca_dir, '/');
+		if (slash && slash != s->ca_dir)
+			*slash = '\0';
+		else
+			snprintf(s->ca_dir, sizeof(s->ca_dir), "%s", slash ? "/" : ".");
+	}
+	rc = ca_open(&s->ca, s->ca_dir, s->id.uid, s->id.gid, err, errlen);
+	if (rc)
+		return rc;
+	snprintf(s->bundle, sizeof(s->bundle), "%s/%s", s->ca_dir, CA_BUNDLE_NAME);
+	rc = ca_write_bundle(s->ca, SYSTEM_CA_BUNDLE, s->bundle);
+	if (rc) {
+		snprintf(err, errlen, "proxy: cannot write '%s': %s", s->bundle, strerror(-rc));
+		return rc;
+	}
+	rc = proxy_secrets_build(cfg->secrets, cfg->nsecrets, cfg->secrets_file, &s->secrets, err,
+				 errlen);
+	if (rc)
+		return rc;
+	o = (struct proxy_opts){
+		.ca = s->ca,
+		.upstream_ca = cfg->upstream_ca,
+		.resolve = cfg->resolve,
+		.nresolve = cfg->nresolve,
+		.secrets = s->secrets,
+		.nsecrets = cfg->nsecrets,
+	};
+	rc = proxy_start(&o, err, errlen);
+	if (rc)
+		return rc;
+	s->proxy = true;
+	for (int i = 0; i < cfg->nproxy_ports; i++)
+		ports[i] = cfg->proxy_ports[i];
+	if (proxy_address(&ss, &sl) < 0 ||
+	    (rc = network_set_proxy((struct sockaddr_in *)&ss, ports, cfg->nproxy_ports)) < 0) {
+		snprintf(err, errlen, "proxy: cannot redirect the session's connections: %s",
+			 strerror(rc ? -rc : EIO));
+		return rc ? rc : -EIO;
+	}
+	return 0;
+}
+
 /* The control server, once the policy is in force (see control.h). */
 static int start_control(struct session *s, const char *cwd, char *err, size_t errlen)
 {
@@ -520,13 +633,18 @@ static int setup(struct session *s, char *err, size_t errlen)
 	rc = policy_apply(NULL, s->cfg->mode, "start", err, errlen);
 	if (rc)
 		return rc;
+	rc = start_proxy(s, err, errlen);
+	if (rc)
+		return rc;
 	return start_control(s, cwd, err, errlen);
 }
 
 static int start_command(struct session *s, char *err, size_t errlen)
 {
 	char wal[PATH_MAX + 8], shm[PATH_MAX + 8], cgroot[PATH_MAX];
-	const char *masks[6] = { 0 };
+	const char *masks[8] = { 0 };
+	struct volume *vols;
+	int nvols = s->cfg->nvolumes;
 	const char *readonly[2] = { 0 };
 	struct session_info info = *reactor_session();
 	struct sandbox_spec spec = { 0 };
@@ -550,13 +668,29 @@ static int start_command(struct session *s, char *err, size_t errlen)
 	}
 	/* The control server's run files hold its token. */
 	masks[s->data_dir[0] ? 1 : 3] = CONTROL_RUN_DIR;
+	/* The CA's key, wherever the CA lives. */
+	if (s->ca)
+		masks[s->data_dir[0] ? 2 : 4] = ca_key_path(s->ca);
+	/* The agent trusts leash's CA: the combined bundle over the system's. */
+	vols = calloc(nvols + 1, sizeof(*vols));
+	if (!vols)
+		return -ENOMEM;
+	if (nvols)
+		memcpy(vols, s->cfg->volumes, nvols * sizeof(*vols));
+	if (s->proxy && access(SYSTEM_CA_BUNDLE, F_OK) == 0)
+		vols[nvols++] = (struct volume){ .src = s->bundle,
+						 .dst = (char *)SYSTEM_CA_BUNDLE,
+						 .ro = true };
 	/* cgroupfs read-only inside: even a uid-0 command without
 	 * capabilities owns root's cgroup files and could move itself out. */
 	if (cgroup_root(cgroot, sizeof(cgroot)) == 0)
 		readonly[0] = cgroot;
 	env = build_env(s);
-	if (!env || !getcwd(cwd, sizeof(cwd)))
+	if (!env || !getcwd(cwd, sizeof(cwd))) {
+		free(env);
+		free(vols);
 		return -ENOMEM;
+	}
 	spec = (struct sandbox_spec){
 		.argv = s->cfg->argv,
 		.envp = env,
@@ -565,8 +699,8 @@ static int start_command(struct session *s, char *err, size_t errlen)
 		.gid = s->id.gid,
 		.groups = s->id.groups,
 		.ngroups = s->id.ngroups,
-		.volumes = s->cfg->volumes,
-		.nvolumes = s->cfg->nvolumes,
+		.volumes = vols,
+		.nvolumes = nvols,
 		.masks = masks,
 		.readonly = readonly,
 		.cgroup_fd = s->cg.fd,
@@ -576,6 +710,7 @@ static int start_command(struct session *s, char *err, size_t errlen)
 	};
 	rc = sandbox_start(&s->sb, &spec, err, errlen);
 	free(env);
+	free(vols);
 	if (s->slave >= 0)
 		close(s->slave);
 	s->slave = -1;
@@ -608,6 +743,10 @@ static void teardown(struct session *s)
 		if (s->exit_status == 128 + SIGKILL && !s->ctl_watch)
 			s->exit_status = SESSION_SETUP_FAILED;
 	}
+	/* The proxy's last requests are published while the store is open. */
+	if (s->proxy)
+		proxy_stop();
+	s->proxy = false;
 	lost = end_modules();
 
 	if (s->store) {
@@ -630,6 +769,10 @@ static void teardown(struct session *s)
 	if (s->control)
 		control_stop();
 	store_close(s->store);
+	ca_close(s->ca);
+	s->ca = NULL;
+	proxy_secrets_free(s->secrets, s->cfg->nsecrets);
+	s->secrets = NULL;
 	sandbox_close(&s->sb);
 	if (s->cg.fd >= 0) {
 		cgroup_kill(&s->cg);
