@@ -50,4 +50,23 @@ for host, fam in ((\"127.0.0.1\", socket.AF_INET), (\"127.0.0.2\", socket.AF_INE
 	test_eq "deny [\"no-two\"]" "$(sql "SELECT decision || '\'' '\'' || policies FROM events WHERE resource = '\''Host::\"127.0.0.2:$port\"'\''")"
 '
 
+command -v cc >/dev/null && test_set_prereq CC
+
+test_expect_success SESSION,PYTHON3,CC 'an io_uring connect reaches the same kernel check' '
+	cc -O2 -o uring "$TEST_DIRECTORY/helpers/uring-open.c" &&
+	python3 -c "
+import socket, sys, time
+s = socket.socket(); s.bind((\"0.0.0.0\", 0)); s.listen(16); print(s.getsockname()[1]); sys.stdout.flush()
+time.sleep(30)
+" >port2 &
+	server=$! &&
+	for i in $(seq 50); do test -s port2 && break; sleep 0.1; done &&
+	port=$(cat port2) &&
+	"$LEASH" --db "$DB" -q --mode enforce --policy cidr.cedar -- sh -c "$TRASH/uring -c 127.0.0.1 $port; $TRASH/uring -c 127.0.0.2 $port" >out 2>&1;
+	kill $server;
+	cat out &&
+	printf "connected\nrefused 1\n" >expect &&
+	test_cmp expect out
+'
+
 test_done

@@ -1,11 +1,16 @@
-/* uring-open: open PATH read-only through io_uring (IORING_OP_OPENAT), the
- * way a program would to get around syscall-level checks, and print
- * "opened" or "refused ERRNO". Raw syscalls, no liburing: the tests build it
- * with cc. */
+/* uring-open: open PATH read-only through io_uring (IORING_OP_OPENAT), or
+ * with `-c ADDR PORT` connect a TCP socket to an IPv4 address through
+ * io_uring (IORING_OP_CONNECT), the way a program would to get around
+ * syscall-level checks; print "opened"/"connected" or "refused ERRNO".
+ * Raw syscalls, no liburing: the tests build it with cc. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <linux/io_uring.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -20,7 +25,10 @@ int main(int argc, char **argv)
 	void *sq, *cq;
 	int fd, res;
 
-	if (argc != 2)
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int connect_mode = argc == 4 && strcmp(argv[1], "-c") == 0;
+
+	if (argc != 2 && !connect_mode)
 		return 2;
 	memset(&p, 0, sizeof(p));
 	fd = syscall(__NR_io_uring_setup, 4, &p);
@@ -43,10 +51,20 @@ int main(int argc, char **argv)
 	cqes = (struct io_uring_cqe *)((char *)cq + p.cq_off.cqes);
 
 	memset(&sqes[0], 0, sizeof(sqes[0]));
-	sqes[0].opcode = IORING_OP_OPENAT;
-	sqes[0].fd = AT_FDCWD;
-	sqes[0].addr = (unsigned long)argv[1];
-	sqes[0].open_flags = O_RDONLY;
+	if (connect_mode) {
+		sin.sin_port = htons(atoi(argv[3]));
+		if (inet_pton(AF_INET, argv[2], &sin.sin_addr) != 1)
+			return 2;
+		sqes[0].opcode = IORING_OP_CONNECT;
+		sqes[0].fd = socket(AF_INET, SOCK_STREAM, 0);
+		sqes[0].addr = (unsigned long)&sin;
+		sqes[0].off = sizeof(sin);
+	} else {
+		sqes[0].opcode = IORING_OP_OPENAT;
+		sqes[0].fd = AT_FDCWD;
+		sqes[0].addr = (unsigned long)argv[1];
+		sqes[0].open_flags = O_RDONLY;
+	}
 	sq_array[0] = 0;
 	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
 	if (syscall(__NR_io_uring_enter, fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
@@ -55,7 +73,7 @@ int main(int argc, char **argv)
 		;
 	res = cqes[*cq_head & (p.cq_entries - 1)].res;
 	if (res >= 0)
-		printf("opened\n");
+		printf("%s\n", connect_mode ? "connected" : "opened");
 	else
 		printf("refused %d\n", -res);
 	return 0;
