@@ -6,13 +6,16 @@ POST /echo...        200, JSON with the body length and its sha256
 GET  /sse            text/event-stream: 3 events, 1 s apart (incremental)
 GET  /big?n=BYTES    BYTES of 'x', chunked
 GET  /ws             WebSocket echo (text frames)
+GET  /files/P        file P under --root (a dumb-http git repository)
 Every request line is appended to --log (to prove what reached whom).
 """
 import base64, hashlib, json, socket, ssl, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 args = sys.argv[1:]
-addr, logf = '127.0.0.1', None
+addr, logf, root = '127.0.0.1', None, None
+if '--root' in args:
+    i = args.index('--root'); root = args[i + 1]; del args[i:i + 2]
 if '--addr' in args:
     i = args.index('--addr'); addr = args[i + 1]; del args[i:i + 2]
 if '--log' in args:
@@ -43,6 +46,13 @@ class H(BaseHTTPRequestHandler):
 
     def do_GET(self):
         log('%s %s %s' % (self.command, self.headers.get('Host'), self.path))
+        if root and self.path.startswith('/files/'):
+            import os
+            p = os.path.realpath(os.path.join(root, self.path[7:].split('?')[0]))
+            if not p.startswith(os.path.realpath(root)) or not os.path.isfile(p):
+                return self.reply(404, b'no such file\n', 'text/plain')
+            with open(p, 'rb') as f:
+                return self.reply(200, f.read(), 'application/octet-stream')
         if self.path.startswith('/sse'):
             self.send_response(200)
             self.send_header('Content-Type', 'text/event-stream')
