@@ -342,7 +342,9 @@ static int add_secret(struct config *cfg, char *v, char *err, size_t errlen)
 {
 	const char *eq = strchr(v, '=');
 
-	if (!eq || eq == v || !eq[1] || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != (size_t)(eq - v)) {
+	if (!eq || eq == v || !eq[1] ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+		    (size_t)(eq - v)) {
 		snprintf(err, errlen, "--secret: '%s' is not NAME=HOST[,HOST]", v);
 		return -EINVAL;
 	}
@@ -372,8 +374,10 @@ static int parse_ports(struct config *cfg, const char *v, char *err, size_t errl
 		unsigned long n = strtoul(p, &end, 10);
 
 		if (end == p || n == 0 || n > 65535 || (*end && *end != ',') ||
-		    cfg->nproxy_ports == (int)(sizeof(cfg->proxy_ports) / sizeof(cfg->proxy_ports[0]))) {
-			snprintf(err, errlen, "--proxy-ports: '%s' is not a list of up to 16 ports", v);
+		    cfg->nproxy_ports ==
+			    (int)(sizeof(cfg->proxy_ports) / sizeof(cfg->proxy_ports[0]))) {
+			snprintf(err, errlen, "--proxy-ports: '%s' is not a list of up to 16 ports",
+				 v);
 			return -EINVAL;
 		}
 		cfg->proxy_ports[cfg->nproxy_ports++] = (unsigned short)n;

@@ -178,7 +178,7 @@ static char *canonical_text(const char *t, size_t len)
 		bool dir = len - i > 6 && memcmp(t + i, "Dir::\"", 6) == 0;
 
 		if ((file || dir) && (i == 0 || !(isalnum((unsigned char)t[i - 1]) ||
-						 t[i - 1] == '_' || t[i - 1] == ':'))) {
+						  t[i - 1] == '_' || t[i - 1] == ':'))) {
 			size_t q = i + (file ? 7 : 6), e = q;
 			char path[PATH_MAX], canon[PATH_MAX];
 

@@ -27,13 +27,6 @@
 #define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 #define DENY(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), RET(SECCOMP_RET_ERRNO | EPERM)
 
-const char *const seccomp_floor_names[] = {
-	"unshare (new namespaces)", "clone (new namespaces)", "clone3", "setns", "mount", "umount2",
-	"pivot_root", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
-	"mount_setattr", "bpf", "init_module", "finit_module", "delete_module", "kexec_load",
-	"kexec_file_load", "open_by_handle_at", "perf_event_open", NULL,
-};
-
 int seccomp_floor_install(void)
 {
 	struct sock_filter filter[] = {

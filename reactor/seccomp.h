@@ -13,8 +13,4 @@
  * 0 or -errno. */
 int seccomp_floor_install(void);
 
-/* Names of the syscalls the floor refuses, NULL-terminated (for README,
- * `leash doctor` and tests). */
-extern const char *const seccomp_floor_names[];
-
 #endif

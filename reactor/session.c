@@ -180,7 +180,7 @@ static void env_put(char **env, size_t *i, char *kv)
 static void proxy_env(const struct session *s, char **env, size_t *i)
 {
 	static const char *const proxy_keys[] = { "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-						   "http_proxy", "https_proxy", "all_proxy" };
+						  "http_proxy", "https_proxy", "all_proxy" };
 	static const char *const ca_keys[] = { "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS",
 					       "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
 					       "GIT_SSL_CAINFO" };
