@@ -47,6 +47,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -559,6 +560,10 @@ static void on_up_event(struct bufferevent *bev, short what, void *arg)
 	struct proxy_conn *c = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+
+		/* Heads and small bodies go out at once, not after a delayed ACK. */
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->up_connected = true;
 		return;
 	}
@@ -652,10 +657,19 @@ static int up_dial(struct proxy_conn *c)
 	struct proxy_req *r = &c->req;
 	struct event_base *base = reactor_base();
 	struct sockaddr_storage ss;
-	socklen_t sl;
+	socklen_t sl = 0;
 	int opts = BEV_OPT_CLOSE_ON_FREE;
-	int rc;
+	int rc, fd = -1;
+	bool pinned = resolve_pin(r->host, r->port, &ss, &sl);
 
+	/* A pinned address gets its socket now, with TCP_NODELAY before the
+	 * TLS handshake (Nagle would hold its second flight). */
+	if (pinned) {
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	}
 	if (c->tls) {
 		SSL *ssl = SSL_new(px.client_ctx);
 
@@ -667,17 +681,20 @@ static int up_dial(struct proxy_conn *c)
 			SSL_set_tlsext_host_name(ssl, r->host);
 			SSL_set1_host(ssl, r->host);
 		}
-		c->up = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+		c->up = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
 						       opts);
 		if (c->up)
 			bufferevent_openssl_set_allow_dirty_shutdown(c->up, 1);
 		else
 			SSL_free(ssl);
 	} else {
-		c->up = bufferevent_socket_new(base, -1, opts);
+		c->up = bufferevent_socket_new(base, fd, opts);
 	}
-	if (!c->up)
+	if (!c->up) {
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
+	}
 	snprintf(c->up_host, sizeof(c->up_host), "%s", r->host);
 	c->up_port = r->port;
 	c->up_tls = c->tls;
@@ -692,7 +709,7 @@ static int up_dial(struct proxy_conn *c)
 		bufferevent_set_timeouts(c->up, &idle, &idle);
 	}
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
-	if (resolve_pin(r->host, r->port, &ss, &sl))
+	if (pinned)
 		rc = bufferevent_socket_connect(c->up, (struct sockaddr *)&ss, (int)sl);
 	else
 		rc = bufferevent_socket_connect_hostname(c->up, px.dns, AF_UNSPEC, r->host,
@@ -1235,6 +1252,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->fd = fd;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->next = px.conns;
 	if (px.conns)
 		px.conns->prev = c;
