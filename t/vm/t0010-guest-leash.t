@@ -1,0 +1,26 @@
+#!/bin/sh
+test_description='the real leash in the BPF LSM guest: a session runs, a forbidden open fails with EPERM and its row names the policy'
+. "$(dirname "$0")/../test-lib.sh"
+
+test_expect_success 'the guest kernel lists bpf among its LSMs' '
+	grep -q "\(^\|,\)bpf\(,\|$\)" /sys/kernel/security/lsm
+'
+
+mkdir -p ws/secret && echo hello >ws/readme && echo key >ws/secret/key &&
+cat >policy.cedar <<EOF2
+@id("read-all")
+permit (principal, action == Action::"FileOpen", resource);
+@id("run-all")
+permit (principal, action == Action::"ProcessExec", resource);
+@id("no-secret")
+forbid (principal, action == Action::"FileOpen", resource) when { resource in Dir::"$TRASH/ws/secret/" };
+EOF2
+
+test_expect_success SESSION 'enforce: a permitted read succeeds, a forbidden one fails with EPERM, the row says deny and no-secret' '
+	(cd ws && "$LEASH" --db "$DB" -q --listen "" --mode enforce --allow-degraded --policy ../policy.cedar -- sh -c "cat readme; cat secret/key") >out 2>err; rc=$?; cat out err; test $rc -eq 1 &&
+	grep -x hello out &&
+	grep "secret/key: Operation not permitted" err &&
+	test_eq "deny [\"no-secret\"]" "$(sql "SELECT decision || '\'' '\'' || policies FROM events WHERE kind = '\''file.open'\'' AND resource = '\''File::\"$TRASH/ws/secret/key\"'\'' ORDER BY seq DESC LIMIT 1")"
+'
+
+test_done
