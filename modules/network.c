@@ -1118,7 +1118,9 @@ static void network_fini(void)
 	drops_seen = malformed = 0;
 }
 
-static const char *const network_actions[] = { "NetworkConnect", NULL };
+/* HttpRewrite: the proxy (reactor/proxy.c) applies it toward verified hosts
+ * only, in every mode, so enforce mode needs no --allow-degraded for it. */
+static const char *const network_actions[] = { "NetworkConnect", "HttpRewrite", NULL };
 
 const struct module network_module = {
 	.name = "network",

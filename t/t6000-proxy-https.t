@@ -50,7 +50,7 @@ export TOKEN=$SECRET
 
 # lrun ARGS...: leash in enforce mode with the test's pins and CA
 lrun() {
-	leash_run --mode enforce --allow-degraded --policy policy.cedar --listen '' \
+	leash_run --mode enforce --policy policy.cedar --listen '' \
 		--upstream-ca certs/ca.pem --proxy-ports 80,443,$PORT \
 		--resolve allowed.test=127.0.0.1 --resolve api.allowed.test=127.0.0.1 \
 		--resolve evilallowed.test=127.0.0.1 --resolve other.test=127.0.0.1 \
