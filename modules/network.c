@@ -782,10 +782,10 @@ static void network_abort(void *staged)
 
 /* ---- protected endpoints ------------------------------------------------ */
 
-int network_protect(const struct sockaddr *sa, socklen_t len)
+/* SA as a protect key; -EINVAL if it is not an IP address. */
+static int protect_key(const struct sockaddr *sa, socklen_t len, struct net_protect_key *out)
 {
 	struct net_protect_key k = { 0 };
-	__u32 one = 1;
 
 	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
@@ -807,6 +807,34 @@ int network_protect(const struct sockaddr *sa, socklen_t len)
 	} else {
 		return -EINVAL;
 	}
+	*out = k;
+	return 0;
+}
+
+bool network_is_protected(const struct sockaddr *sa, socklen_t len)
+{
+	static const uint8_t any[16];
+	struct net_protect_key k;
+
+	if (protect_key(sa, len, &k) < 0)
+		return false;
+	/* as the kernel looks: this address and port, or any address on it */
+	for (size_t i = 0; i < nprotects; i++)
+		if (protects[i].family == k.family && protects[i].port == k.port &&
+		    (memcmp(protects[i].addr, k.addr, sizeof(k.addr)) == 0 ||
+		     memcmp(protects[i].addr, any, sizeof(k.addr)) == 0))
+			return true;
+	return false;
+}
+
+int network_protect(const struct sockaddr *sa, socklen_t len)
+{
+	struct net_protect_key k;
+	__u32 one = 1;
+	int rc = protect_key(sa, len, &k);
+
+	if (rc < 0)
+		return rc;
 	if (nprotects == PROTECT_MAX)
 		return -ENOSPC;
 	protects[nprotects++] = k;

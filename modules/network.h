@@ -30,6 +30,11 @@ struct net_set;
  * (too many endpoints), or -errno from the kernel. */
 int network_protect(const struct sockaddr *sa, socklen_t len);
 
+/* Is SA one of those endpoints? For leash's own connections made on the
+ * agent's behalf (the proxy's upstreams), which the kernel hooks do not
+ * see because leash is outside the session cgroup. */
+bool network_is_protected(const struct sockaddr *sa, socklen_t len);
+
 /* Puts the transparent proxy in force for the session: TCP connects to
  * PORTS go to SA (an AF_INET loopback listener) instead, connects to SA
  * itself pass whatever the policy, and UDP to PORTS is refused. Call after

@@ -560,8 +560,21 @@ static void on_up_event(struct bufferevent *bev, short what, void *arg)
 	struct proxy_conn *c = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
 		int one = 1;
 
+		/* leash's own endpoints (the control server, the proxy) are never
+		 * reached on the agent's behalf: the kernel's hooks do not see
+		 * leash's sockets, so the proxy checks the address it reached.
+		 * This runs before libevent writes anything queued. */
+		if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&peer, &plen) < 0 ||
+		    network_is_protected((struct sockaddr *)&peer, plen)) {
+			bufferevent_disable(bev, EV_READ | EV_WRITE);
+			conn_refuse(c, 403, "leash: %s:%u is leash's own endpoint", c->req.host,
+				    c->req.port);
+			return;
+		}
 		/* Heads and small bodies go out at once, not after a delayed ACK. */
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->up_connected = true;
