@@ -131,13 +131,15 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	return 0;
 }
 
+/* Only the task argument: kernels before 6.16 have no group_dead one. */
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(handle_exit, struct task_struct *task, bool group_dead)
+int BPF_PROG(handle_exit, struct task_struct *task)
 {
 	struct ev_exit *ev;
 
-	/* One record per process, when its last thread goes. */
-	if (!group_dead || !in_session())
+	/* One record per process, when its last thread goes: do_exit() has
+	 * already counted this thread out of signal->live. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0 || !in_session())
 		return 0;
 	stat_inc(STAT_EXIT_SEEN);
 	ev = bpf_ringbuf_reserve(&events_map, sizeof(*ev), 0);
