@@ -486,8 +486,8 @@ static json_t *id_array(const char **ids, size_t n)
 	return a;
 }
 
-int policy_decide(const char *action, const char *rtype, const char *rid, bool write,
-		  const json_t *context, struct policy_verdict *out)
+static int decide(const char *action, const char *rtype, const char *rid, const char *server,
+		  bool write, const json_t *context, struct policy_verdict *out)
 {
 	struct cedar_request rq = {
 		.principal_type = "Agent",
@@ -509,7 +509,7 @@ int policy_decide(const char *action, const char *rtype, const char *rid, bool w
 		return 0;
 	}
 	es = cedar_entities_new();
-	if (!es || cedar_entities_imply(es, rtype, rid, NULL) < 0) {
+	if (!es || cedar_entities_imply(es, rtype, rid, server) < 0) {
 		cedar_entities_free(es);
 		return -ENOMEM;
 	}
@@ -540,6 +540,18 @@ int policy_decide(const char *action, const char *rtype, const char *rid, bool w
 	cedar_response_free(&r);
 	cedar_entities_free(es);
 	return 0;
+}
+
+int policy_decide(const char *action, const char *rtype, const char *rid, bool write,
+		  const json_t *context, struct policy_verdict *out)
+{
+	return decide(action, rtype, rid, NULL, write, context, out);
+}
+
+int policy_decide_tool(const char *tool, const char *server, const json_t *context,
+		       struct policy_verdict *out)
+{
+	return decide("McpCall", "MCP::Tool", tool, server, false, context, out);
 }
 
 void policy_verdict_free(struct policy_verdict *v)

@@ -94,6 +94,10 @@ struct policy_verdict {
  * request Cedar rejects, the verdict is deny and errors say why. */
 int policy_decide(const char *action, const char *rtype, const char *rid, bool write,
 		  const json_t *context, struct policy_verdict *out);
+/* McpCall on MCP::Tool::"TOOL", a tool in MCP::Server::"SERVER" (so rules
+ * on the server apply to its tools); otherwise as policy_decide. */
+int policy_decide_tool(const char *tool, const char *server, const json_t *context,
+		       struct policy_verdict *out);
 void policy_verdict_free(struct policy_verdict *v);
 
 /* Copies the verdict's decision, policies and reason onto R. */

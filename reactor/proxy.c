@@ -64,6 +64,7 @@
 
 #include "ca.h"
 #include "log.h"
+#include "mcp.h"
 #include "network.h"
 #include "policy.h"
 #include "proxy.h"
@@ -389,6 +390,17 @@ static void conn_refuse(struct proxy_conn *c, int status, const char *fmt, ...)
 
 /* ---- upstream ------------------------------------------------------------ */
 
+void proxy_body_write(struct evbuffer *out, bool chunked, const char *at, size_t len)
+{
+	if (chunked) {
+		evbuffer_add_printf(out, "%zx\r\n", len);
+		evbuffer_add(out, at, len);
+		evbuffer_add(out, "\r\n", 2);
+	} else {
+		evbuffer_add(out, at, len);
+	}
+}
+
 static int resp_on_status(http_parser *p, const char *at, size_t len)
 {
 	struct proxy_conn *c = p->data;
@@ -419,6 +431,8 @@ static int resp_on_headers(http_parser *p)
 	c->resp_started = true;
 	c->req.status = p->status_code;
 	c->resp_chunked = (p->flags & F_CHUNKED) != 0;
+	if (c->mcp)
+		mcp_resp_head(c, p);
 	evbuffer_add_printf(out, "HTTP/%u.%u %u %s\r\n", p->http_major, p->http_minor,
 			    p->status_code, c->resp.reason ? c->resp.reason : "");
 	for (size_t i = 0; i < c->resp.nh; i++)
@@ -435,13 +449,9 @@ static int resp_on_body(http_parser *p, const char *at, size_t len)
 	struct evbuffer *out = bufferevent_get_output(c->cli);
 
 	c->req.bytes_in += len;
-	if (c->resp_chunked) {
-		evbuffer_add_printf(out, "%zx\r\n", len);
-		evbuffer_add(out, at, len);
-		evbuffer_add(out, "\r\n", 2);
-	} else {
-		evbuffer_add(out, at, len);
-	}
+	if (c->mcp && mcp_resp_body(c, at, len))
+		return 0;
+	proxy_body_write(out, c->resp_chunked, at, len);
 	return 0;
 }
 
@@ -449,6 +459,8 @@ static int resp_on_complete(http_parser *p)
 {
 	struct proxy_conn *c = p->data;
 
+	if (c->mcp)
+		mcp_resp_end(c);
 	if (c->resp_chunked)
 		evbuffer_add(bufferevent_get_output(c->cli), "0\r\n\r\n", 5);
 	c->resp_done = true;
@@ -853,8 +865,7 @@ static int req_destination(struct proxy_conn *c, char *why, size_t whylen)
 	return 0;
 }
 
-/* Writes R's rebuilt head to upstream. */
-static void req_write_head(struct proxy_conn *c, struct evbuffer *out)
+void proxy_req_write_head(struct proxy_conn *c, struct evbuffer *out)
 {
 	struct proxy_req *r = &c->req;
 
@@ -954,8 +965,9 @@ static int req_on_headers(http_parser *p)
 		http_parser_pause(p, 1);
 		return 0;
 	}
-	req_write_head(c, bufferevent_get_output(c->up));
 	c->state = S_BODY;
+	if (mcp_req_head(c) == 0) /* else held until mcp has seen the body */
+		proxy_req_write_head(c, bufferevent_get_output(c->up));
 	return 0;
 }
 
@@ -968,13 +980,9 @@ static int req_on_body(http_parser *p, const char *at, size_t len)
 		return 0;
 	out = bufferevent_get_output(c->up);
 	c->req.bytes_out += len;
-	if (c->req.chunked) {
-		evbuffer_add_printf(out, "%zx\r\n", len);
-		evbuffer_add(out, at, len);
-		evbuffer_add(out, "\r\n", 2);
-	} else {
-		evbuffer_add(out, at, len);
-	}
+	if (c->mcp && mcp_req_body(c, at, len))
+		return 0;
+	proxy_body_write(out, c->req.chunked, at, len);
 	return 0;
 }
 
@@ -982,6 +990,10 @@ static int req_on_complete(http_parser *p)
 {
 	struct proxy_conn *c = p->data;
 
+	if (c->mcp && c->state == S_BODY && mcp_req_end(c)) {
+		http_parser_pause(p, 1); /* answered by leash: c->refuse_status */
+		return 0;
+	}
 	if (c->up && c->state == S_BODY && c->req.chunked)
 		evbuffer_add(bufferevent_get_output(c->up), "0\r\n\r\n", 5);
 	if (c->state == S_BODY)
@@ -1239,6 +1251,7 @@ static void conn_free(struct proxy_conn *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
+	mcp_conn_free(c);
 	req_reset(&c->req);
 	req_reset(&c->resp);
 	if (c->prev)

@@ -14,6 +14,8 @@
 
 struct bufferevent;
 struct event;
+struct evbuffer;
+struct mcp_conn;
 
 struct proxy_header {
 	char *name, *value; /* owned, NUL-terminated */
@@ -66,12 +68,18 @@ struct proxy_conn {
 	char refuse_why[640];
 	struct proxy_req req;
 	struct proxy_req resp; /* header collection for the response head */
+	struct mcp_conn *mcp; /* MCP state (mcp.c), or NULL */
 };
 
 /* The value of header NAME in R (case-insensitive), or NULL. */
 const char *proxy_req_header(const struct proxy_req *r, const char *name);
 
 const struct proxy_opts *proxy_options(void);
+
+/* Writes C's rebuilt request head to OUT (upstream). */
+void proxy_req_write_head(struct proxy_conn *c, struct evbuffer *out);
+/* Writes LEN bytes of body to OUT, as one chunk when CHUNKED. */
+void proxy_body_write(struct evbuffer *out, bool chunked, const char *at, size_t len);
 
 /* Applies HttpRewrite rules and swaps secret placeholders in C's request
  * head, toward the verified host C->req.host only. 0, or a status to

@@ -1,0 +1,60 @@
+// server.mjs PORT CERT KEY LOG [--json]: an MCP server (the official SDK)
+// over Streamable HTTP on https://127.0.0.1:PORT/mcp, with sessions. SSE
+// responses by default, application/json with --json. Every tool call the
+// server receives is appended to LOG as one JSON line: a test can prove a
+// call never reached it. Prints "ready" when listening.
+import { readFileSync, appendFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+
+const [port, cert, key, log] = process.argv.slice(2);
+const json = process.argv.includes('--json');
+const sessions = new Map();
+
+function mcpServer() {
+	const s = new McpServer({ name: 'leash-test-server', version: '1.2.3' });
+	const seen = (tool, args) => appendFileSync(log, JSON.stringify({ tool, args }) + '\n');
+	s.registerTool('echo', { description: 'echoes text', inputSchema: { text: z.string() } },
+		async (args) => { seen('echo', args); return { content: [{ type: 'text', text: args.text }] }; });
+	s.registerTool('read-file', { description: 'reads a path', inputSchema: { path: z.string() } },
+		async (args) => { seen('read-file', args); return { content: [{ type: 'text', text: 'contents of ' + args.path }] }; });
+	s.registerTool('delete-everything', { description: 'dangerous', inputSchema: {} },
+		async (args) => { seen('delete-everything', args); return { content: [{ type: 'text', text: 'deleted' }] }; });
+	s.registerTool('fail', { description: 'a tool error', inputSchema: {} },
+		async (args) => { seen('fail', args); return { isError: true, content: [{ type: 'text', text: 'it failed' }] }; });
+	s.registerResource('motd', 'test://motd', { description: 'message of the day' },
+		async (uri) => ({ contents: [{ uri: uri.href, text: 'hello' }] }));
+	return s;
+}
+
+async function body(req) {
+	const parts = [];
+	for await (const p of req) parts.push(p);
+	const t = Buffer.concat(parts).toString();
+	return t ? JSON.parse(t) : undefined;
+}
+
+createServer({ cert: readFileSync(cert), key: readFileSync(key) }, async (req, res) => {
+	try {
+		const sid = req.headers['mcp-session-id'];
+		let t = sid && sessions.get(sid);
+		if (req.method === 'POST' && !t) {
+			t = new StreamableHTTPServerTransport({
+				sessionIdGenerator: () => randomUUID(),
+				enableJsonResponse: json,
+				onsessioninitialized: (id) => sessions.set(id, t),
+			});
+			await mcpServer().connect(t);
+		}
+		if (!t) {
+			res.writeHead(404).end('no session');
+			return;
+		}
+		await t.handleRequest(req, res, req.method === 'POST' ? await body(req) : undefined);
+	} catch (e) {
+		if (!res.headersSent) res.writeHead(400).end(String(e));
+	}
+}).listen(Number(port), '127.0.0.1', () => console.log('ready'));
