@@ -228,4 +228,126 @@ struct net_origdst {
 _Static_assert(sizeof(struct net_proxy_conf) == 8, "net_proxy_conf layout");
 _Static_assert(sizeof(struct net_origdst) == 24, "net_origdst layout");
 
+/* ---- BPF LSM backend (modules/lsm.c, bpf/lsm.bpf.c) ------------------------
+ *
+ * File opens (lsm/file_open) and execs (lsm/bprm_check_security) of the
+ * session are decided from one LPM trie, held in lsm_policy_map slot 0 and
+ * swapped whole on every policy or mode change. Its key is the class of
+ * the access, the resource type, then the Cedar resource id as bytes:
+ * File::"/a/b" is "/a/b" and Dir::"/a/b/" is "/a/b/", each followed by
+ * NUL padding. A rule `resource in Dir::"/a/"` is the prefix "/a/" (so it
+ * covers /a itself and below, never /ab); `resource == File::"/a/b"` is
+ * "/a/b" plus the NUL, so only that file. Each entry carries the union of
+ * every rule whose prefix contains it, so the longest match alone gives
+ * deny-overrides. A prefix-length-0 entry always exists: no rule matched.
+ * An id longer than LSM_KEY_PATH bytes is looked up by its first
+ * LSM_KEY_PATH bytes: exact, because rules longer than that are refused
+ * when the policy is compiled (so none can be cut by the truncation).
+ */
+enum {
+	EV_LSM_FILE = 48, /* file_open or bprm_check_security */
+};
+
+#define LSM_KEY_PATH 254 /* resource id bytes in struct lsm_key */
+#define LSM_PATH_MAX 4096 /* bpf_d_path buffer; longer paths fail closed */
+#define LSM_PLEN_MAX (8 * (2 + LSM_KEY_PATH))
+
+/* lsm_key.cls: what the access is */
+enum {
+	LSM_CLASS_READ = 1, /* open without FMODE_WRITE: FileOpen + FileOpenReadOnly */
+	LSM_CLASS_WRITE = 2, /* FMODE_WRITE or O_TRUNC: FileOpen + FileOpenReadWrite */
+	LSM_CLASS_EXEC = 3, /* ProcessExec */
+};
+
+/* lsm_key.type */
+enum {
+	LSM_TYPE_FILE = 1,
+	LSM_TYPE_DIR = 2,
+};
+
+struct lsm_key {
+	__u32 prefixlen;
+	__u8 cls;
+	__u8 type;
+	char path[LSM_KEY_PATH];
+};
+
+/* lsm_verdict.action, ev_lsm_file.action */
+enum {
+	LSM_ALLOW = 1,
+	LSM_DENY = 2,
+};
+
+/* lsm_verdict.reason, ev_lsm_file.reason */
+enum {
+	LSM_REASON_POLICY = 1, /* rules matched: set_id names them */
+	LSM_REASON_DEFAULT = 2, /* no rule matched: default deny */
+	LSM_REASON_NO_POLICY = 3, /* no policy committed yet: deny in enforce */
+	LSM_REASON_NO_PATH = 4, /* bpf_d_path failed (too long): deny in enforce */
+};
+
+struct lsm_verdict {
+	__u32 gen; /* the compiled set this entry came from */
+	__u32 set_id; /* the entry, in that set */
+	__u16 action; /* LSM_ALLOW or LSM_DENY, what the policy says */
+	__u16 mode; /* enum mode the set was compiled for: only enforce denies */
+	__u16 reason; /* LSM_REASON_* */
+	__u16 _pad;
+};
+
+/* ev_lsm_file.flags */
+#define LSM_F_DENIED (1u << 0) /* the kernel refused the access (EPERM) */
+#define LSM_F_LONG (1u << 1) /* the id was longer than LSM_KEY_PATH */
+#define LSM_F_NO_PATH (1u << 2) /* no path: path_len is 0 */
+
+/* A record of variable size: the path's bytes (NUL included) follow the
+ * fixed part, and hdr.size is offsetof(path) + path_len rounded up to 8. */
+struct ev_lsm_file {
+	struct ev_header hdr;
+	struct ev_task task;
+	__u8 cls; /* LSM_CLASS_* */
+	__u8 type; /* LSM_TYPE_* */
+	__u16 flags; /* LSM_F_* */
+	__u32 path_len; /* bytes of path, NUL included; 0 when none */
+	struct lsm_verdict v;
+	__u64 ino; /* the inode opened or executed */
+	__u32 dev; /* its device, major << 20 | minor */
+	__u32 f_mode;
+	char path[LSM_PATH_MAX];
+};
+
+/* Index into the lsm object's stats_map. */
+enum lsm_stat {
+	LSM_STAT_RINGBUF_DROPS = 0,
+	LSM_STAT_SEEN, /* hook calls from the session */
+	LSM_STAT_DENIED,
+	LSM_STAT_NO_PATH,
+	LSM_STAT_MAX,
+};
+
+_Static_assert(sizeof(struct lsm_key) == 4 + 2 + LSM_KEY_PATH, "lsm_key layout");
+_Static_assert(sizeof(struct lsm_verdict) == 16, "lsm_verdict layout");
+_Static_assert(sizeof(struct ev_lsm_file) == 16 + 48 + 8 + 16 + 16 + LSM_PATH_MAX,
+	       "ev_lsm_file layout");
+
+/* ---- the DNS forwarder (reactor/dns.c, modules/network.c) ----------------
+ *
+ * dns_map slot 0 (a struct net_proxy_conf) says where leash's DNS forwarder
+ * listens, UDP and TCP on one port. The session's TCP connects and UDP
+ * connects and sends to port 53 go there instead, in every mode (kernel
+ * action NET_REDIRECT, reason NET_REASON_DNS). For UDP the server the
+ * agent chose is kept in dns_origdst_map by socket cookie, and
+ * cgroup/recvmsg4/6 report the forwarder's replies as coming from it
+ * (resolvers drop answers from an address they did not ask). Addresses the
+ * forwarder answered for a name a NetworkConnect rule names are added to
+ * the policy trie in force with set_id >= NET_DYN_BASE, until their TTL
+ * runs out (modules/network.c, network_bind_name).
+ */
+enum {
+	NET_REASON_DNS = 8, /* redirected to, or a connect to, the DNS forwarder */
+};
+
+#define NET_DNS_PORT 53
+#define NET_DYN_BASE 0x80000000u /* net_verdict.set_id of a name binding */
+
 #endif
