@@ -1,7 +1,9 @@
 // client.mjs URL STEP...: an MCP client (the official SDK) over Streamable
 // HTTP. Steps: list (tool names), call:NAME:JSON (a tool call), read:URI,
 // batch:JSON (a raw JSON-RPC batch POSTed on the session, its answers by
-// id). Prints one JSON line per step: {"ok": ...} or {"error": {code, message}}.
+// id), post:TEXT (TEXT POSTed as is), big:N (a tools/call of echo whose
+// text is N bytes). Prints one JSON line per step: {"ok": ...} or
+// {"error": {code, message}}; post and big print the HTTP status and body.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
@@ -34,6 +36,16 @@ for (const step of steps) {
 			out({ ok: r.content.map((c) => c.text).join(''), isError: !!r.isError });
 		} else if (op === 'read') {
 			out({ ok: (await client.readResource({ uri: arg })).contents[0].text });
+		} else if (op === 'post' || op === 'big') {
+			const body = op === 'post' ? arg : JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call',
+				params: { name: 'echo', arguments: { text: 'x'.repeat(Number(arg)) } } });
+			const res = await fetch(url, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+					'mcp-session-id': transport.sessionId, 'mcp-protocol-version': transport.protocolVersion },
+				body,
+			});
+			out({ status: res.status, body: (await res.text()).slice(0, 300) });
 		} else if (op === 'batch') {
 			const res = await fetch(url, {
 				method: 'POST',
