@@ -214,7 +214,7 @@ static __always_inline int finish(struct scratch *s)
 {
 	struct ev_lsm_file *e = &s->ev;
 	bool deny = e->v.action != LSM_ALLOW && e->v.mode == 2 /* MODE_ENFORCE */;
-	__u32 size = (offsetof(struct ev_lsm_file, path) + e->path_len + 7) & ~7u;
+	__u64 size = (offsetof(struct ev_lsm_file, path) + (__u64)e->path_len + 7) & ~7ull;
 
 	if (deny) {
 		e->flags |= LSM_F_DENIED;
@@ -222,6 +222,7 @@ static __always_inline int finish(struct scratch *s)
 	}
 	if (size > sizeof(*e))
 		size = sizeof(*e);
+	asm volatile("" : "+r"(size)); /* the call must see the clamped value */
 	e->hdr.size = size;
 	if (bpf_ringbuf_output(&events_map, e, size, 0) < 0)
 		stat_inc(LSM_STAT_RINGBUF_DROPS);

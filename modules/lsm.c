@@ -405,9 +405,15 @@ json_t *lsm_set_policies(const struct lsm_set *s, uint32_t set_id)
 	return json_copy(s->e[set_id].policies);
 }
 
-int lsm_set_trie(const struct lsm_set *s)
+int lsm_set_trie(const struct lsm_set *s, const struct bpf_object *obj, const struct bpf_map *shape)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	/* With the shape's BTF: 6.1 compares inner maps' timer offsets, which
+	 * differ between a map created with BTF (libbpf's template) and one
+	 * without, and refuses the swap with EINVAL. */
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC,
+		    .btf_fd = (uint32_t)bpf_object__btf_fd(obj),
+		    .btf_key_type_id = bpf_map__btf_key_type_id(shape),
+		    .btf_value_type_id = bpf_map__btf_value_type_id(shape));
 	int fd, rc;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "lsm_trie", sizeof(struct lsm_key),
@@ -655,7 +661,7 @@ static int lsm_policy_prepare(const struct policy *p, enum mode m, void **staged
 		log_debug("lsm: %zu rules are decided by the evaluator in %s mode",
 			  json_array_size(report), mode_name(m));
 	json_decref(report);
-	s->fd = lsm_set_trie(s);
+	s->fd = lsm_set_trie(s, skel->obj, skel->maps.trie_shape);
 	if (s->fd < 0) {
 		snprintf(err, errlen, "lsm: cannot create a trie of %zu entries: %s", s->n,
 			 strerror(-s->fd));

@@ -25,6 +25,8 @@
 
 #include "record.h"
 
+struct bpf_map;
+struct bpf_object;
 struct cedar_policy_set;
 struct lsm_set;
 struct module;
@@ -51,8 +53,10 @@ int lsm_compile(const struct cedar_policy_set *ps, enum mode m, uint32_t gen, st
 void lsm_set_free(struct lsm_set *s);
 /* Trie entries of S (the root entry included). */
 size_t lsm_set_entries(const struct lsm_set *s);
-/* Creates a kernel LPM trie holding S: its fd, or -errno. */
-int lsm_set_trie(const struct lsm_set *s);
+/* Creates a kernel LPM trie holding S, of the type of SHAPE (the trie_shape
+ * map of OBJ, loaded): its fd, or -errno. */
+int lsm_set_trie(const struct lsm_set *s, const struct bpf_object *obj,
+		 const struct bpf_map *shape);
 /* The ids of the policies that decided entry SET_ID of S: a new JSON array
  * ([] for default deny), or NULL for an id S does not have. */
 json_t *lsm_set_policies(const struct lsm_set *s, uint32_t set_id);

@@ -251,7 +251,7 @@ static void cedar_decide(const struct cedar_policy_set *ps, uint8_t cls, uint8_t
 static int put_in_force(const struct lsm_set *s)
 {
 	uint32_t zero = 0;
-	int fd = lsm_set_trie(s), rc = 0;
+	int fd = lsm_set_trie(s, skel->obj, skel->maps.trie_shape), rc = 0;
 
 	if (fd < 0)
 		return fd;

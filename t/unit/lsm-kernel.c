@@ -1,0 +1,414 @@
+/* lsm-kernel.c: the BPF LSM backend in a kernel that runs the bpf LSM
+ * (the test VM: scripts/vm/run, t/vm/t0100-lsm-kernel.t). Refuses to run
+ * elsewhere: it creates /tmp/lk and a test cgroup.
+ *
+ * lsm_module is started on a test cgroup of its own, as a session would
+ * start it; children moved into the cgroup (or into a cgroup created
+ * below it after the start) open and exec real files. Their errno is the
+ * kernel's answer, and the records the module publishes (read from the
+ * ring buffer by running the reactor's loop) must carry the same decision,
+ * the action (read-only versus read-write from f_mode), the canonical
+ * resource and the ids of the policies that decided. Also: the parent,
+ * outside the cgroup, is never governed; paths longer than the trie's key;
+ * a live policy switch and record and shadow modes; no record lost. The
+ * verifier's instruction count of each program is printed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <event2/event.h>
+
+#include "bus.h"
+#include "cgroup.h"
+#include "events.h"
+#include "log.h"
+#include "lsm.h"
+#include "module.h"
+#include "policy.h"
+#include "reactor.h"
+#include "tap.h"
+
+#define BASE "/tmp/lk"
+
+static struct cgroup cg;
+static char self[PATH_MAX];
+
+/* ---- records seen ------------------------------------------------------- */
+
+#define MAX_SEEN 4096
+static struct seen {
+	char kind[24], action[24], resource[PATH_MAX + 16], policies[128];
+	enum decision decision;
+	bool refused;
+} seen[MAX_SEEN];
+static size_t nseen;
+
+static void collect(struct record *r, void *arg)
+{
+	struct seen *s;
+	char *pol;
+
+	if (nseen == MAX_SEEN || (strcmp(r->kind, "file.open") && strcmp(r->kind, "process.exec")))
+		return;
+	s = &seen[nseen++];
+	snprintf(s->kind, sizeof(s->kind), "%s", r->kind);
+	snprintf(s->action, sizeof(s->action), "%s", r->action ? r->action : "");
+	snprintf(s->resource, sizeof(s->resource), "%s", r->resource ? r->resource : "");
+	pol = r->policies ? json_dumps(r->policies, JSON_COMPACT) : NULL;
+	snprintf(s->policies, sizeof(s->policies), "%s", pol ? pol : "null");
+	free(pol);
+	s->decision = r->decision;
+	s->refused = json_object_get(r->details, "refused") != NULL;
+}
+
+static void pump(void)
+{
+	for (int i = 0; i < 50; i++) {
+		event_base_loop(reactor_base(), EVLOOP_NONBLOCK);
+		usleep(2000);
+	}
+}
+
+/* The newest record about RESOURCE, as "action decision policies". */
+static const char *row(const char *resource)
+{
+	static char buf[256];
+
+	pump();
+	for (size_t i = nseen; i-- > 0;) {
+		if (strcmp(seen[i].resource, resource) != 0)
+			continue;
+		snprintf(buf, sizeof(buf), "%s %s %s%s", seen[i].action,
+			 decision_name(seen[i].decision) ? decision_name(seen[i].decision) : "none",
+			 seen[i].policies, seen[i].refused ? " refused" : "");
+		return buf;
+	}
+	return "(no record)";
+}
+
+/* ---- accesses from inside the cgroup ------------------------------------- */
+
+static void join(const char *cgpath)
+{
+	char path[PATH_MAX + 32], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgpath);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
+		_exit(99);
+	close(fd);
+}
+
+/* errno of open(PATH, FLAGS) (0 on success), from cgroup CGPATH or, when
+ * NULL, from outside. */
+static int try_open(const char *cgpath, const char *path, int flags)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd;
+
+		if (cgpath)
+			join(cgpath);
+		fd = open(path, flags, 0644);
+		_exit(fd < 0 ? errno : 0);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* errno of execve(PATH) from the cgroup, or 0 when it ran and exited 0. */
+static int try_exec(const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char *argv[] = { (char *)path, (char *)"--exit0", NULL };
+
+		join(cg.path);
+		execv(path, argv);
+		_exit(errno);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- fixture and policies ------------------------------------------------ */
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+
+	if (fd >= 0) {
+		if (write(fd, text, strlen(text)) < 0)
+			diag("cannot write %s", path);
+		close(fd);
+	}
+}
+
+static void copy_self(const char *to)
+{
+	char buf[65536];
+	int in = open(self, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	ssize_t n;
+
+	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+	close(in);
+	close(out);
+}
+
+static char long_pub[PATH_MAX], long_secret[PATH_MAX];
+
+/* Makes DIR/<100 x 'd'>/<100 x 'e'>/<100 x 'e'>/f: a file whose path
+ * passes the trie's key length. */
+static void long_path(const char *dir, char *out)
+{
+	char a[128], b[128];
+
+	memset(a, 'd', 100);
+	a[100] = '\0';
+	memset(b, 'e', 100);
+	b[100] = '\0';
+	snprintf(out, PATH_MAX, "%s/%s", dir, a);
+	mkdir(out, 0755);
+	for (int i = 0; i < 2; i++) {
+		snprintf(out + strlen(out), PATH_MAX - strlen(out), "/%s", b);
+		mkdir(out, 0755);
+	}
+	strcat(out, "/f");
+	write_file(out, "long\n");
+}
+
+static void fixture(void)
+{
+	mkdir(BASE, 0755);
+	mkdir(BASE "/secret", 0755);
+	mkdir(BASE "/secretx", 0755);
+	mkdir(BASE "/pub", 0755);
+	mkdir(BASE "/ro", 0755);
+	mkdir(BASE "/rw", 0755);
+	mkdir(BASE "/bin", 0755);
+	write_file(BASE "/secret/a.txt", "secret\n");
+	write_file(BASE "/secretx/c.txt", "c\n");
+	write_file(BASE "/pub/b.txt", "b\n");
+	write_file(BASE "/ro/c.txt", "ro\n");
+	unlink(BASE "/pub/link");
+	if (symlink("../secret/a.txt", BASE "/pub/link") < 0)
+		diag("symlink: %s", strerror(errno));
+	copy_self(BASE "/bin/denied");
+	copy_self(BASE "/bin/allowed");
+	long_path(BASE "/pub", long_pub);
+	long_path(BASE "/secret", long_secret);
+}
+
+static const char *const policy_text =
+	"@id(\"read-all\") permit (principal, action == Action::\"FileOpenReadOnly\", resource);\n"
+	"@id(\"write-rw\") permit (principal, action == Action::\"FileOpen\", resource)\n"
+	"  when { resource in Dir::\"" BASE "/rw/\" };\n"
+	"@id(\"run-all\") permit (principal, action == Action::\"ProcessExec\", resource);\n"
+	"@id(\"no-secret\") forbid (principal, action == Action::\"FileOpen\", resource)\n"
+	"  when { resource in Dir::\"" BASE "/secret/\" };\n"
+	"@id(\"no-denied\") forbid (principal, action == Action::\"ProcessExec\",\n"
+	"  resource == File::\"" BASE "/bin/denied\");\n";
+
+static struct policy *build(const char *text)
+{
+	struct policy *p = NULL;
+
+	if (policy_build(text, strlen(text), "test", &p, NULL, stdout) < 0)
+		return NULL;
+	return p;
+}
+
+/* Puts TEXT in force in mode M: the evaluator (for records in record and
+ * shadow mode) and the module's trie, as policy_apply would. */
+static int apply(const char *text, enum mode m)
+{
+	struct policy *p = build(text);
+	void *staged = NULL;
+	char err[512] = "";
+	int rc;
+
+	if (!p)
+		return -EINVAL;
+	rc = lsm_module.policy_prepare(p, m, &staged, err, sizeof(err));
+	if (rc) {
+		diag("prepare: %s", err);
+		policy_free(p);
+		return rc;
+	}
+	lsm_module.policy_commit(staged);
+	policy_fini();
+	policy_init("agent", p, m, true);
+	return 0;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_enforce(void)
+{
+	char child[PATH_MAX + 16], res[PATH_MAX + 32];
+	int rc;
+
+	ok(apply(policy_text, MODE_ENFORCE) == 0, "the policy compiles and is put in force");
+
+	is_int(try_open(cg.path, BASE "/secret/a.txt", O_RDONLY), EPERM,
+	       "a read-only open under a forbidden Dir fails with EPERM");
+	is_str(row("File::\"" BASE "/secret/a.txt\""), "FileOpenReadOnly deny [\"no-secret\"]",
+	       "...its record: read-only, deny, no-secret");
+	is_int(try_open(cg.path, BASE "/pub/b.txt", O_RDONLY), 0, "a permitted read succeeds");
+	is_str(row("File::\"" BASE "/pub/b.txt\""), "FileOpenReadOnly allow [\"read-all\"]",
+	       "...its record: allow, read-all");
+	is_int(try_open(cg.path, BASE "/ro/c.txt", O_WRONLY), EPERM,
+	       "a write open where only reading is permitted fails with EPERM");
+	is_str(row("File::\"" BASE "/ro/c.txt\""), "FileOpenReadWrite deny []",
+	       "...its record: read-write, default deny");
+	is_int(try_open(cg.path, BASE "/ro/c.txt", O_RDONLY | O_TRUNC), EPERM,
+	       "O_RDONLY|O_TRUNC is decided as a write: EPERM");
+	is_int(try_open(cg.path, BASE "/rw/new", O_WRONLY | O_CREAT), 0,
+	       "creating a file where writing is permitted works");
+	is_str(row("File::\"" BASE "/rw/new\""), "FileOpenReadWrite allow [\"write-rw\"]",
+	       "...its record: read-write, allow, write-rw");
+	is_int(try_open(cg.path, BASE "/secret", O_RDONLY | O_DIRECTORY), EPERM,
+	       "opening the forbidden directory itself fails with EPERM");
+	is_str(row("Dir::\"" BASE "/secret/\""), "FileOpenReadOnly deny [\"no-secret\"]",
+	       "...its record names Dir::\"" BASE "/secret/\"");
+	is_int(try_open(cg.path, BASE "/secretx/c.txt", O_RDONLY), 0,
+	       "a sibling sharing the name's prefix (secretx) is not under secret/");
+	is_int(try_open(cg.path, BASE "/pub/link", O_RDONLY), EPERM,
+	       "a symlink into the forbidden Dir fails with EPERM");
+	is_str(row("File::\"" BASE "/secret/a.txt\""), "FileOpenReadOnly deny [\"no-secret\"]",
+	       "...decided on the real path");
+	ok(strlen(long_pub) > LSM_KEY_PATH, "a path of %zu bytes (key: %d)", strlen(long_pub),
+	   LSM_KEY_PATH);
+	is_int(try_open(cg.path, long_pub, O_RDONLY), 0, "...under a permitted Dir: allowed");
+	is_int(try_open(cg.path, long_secret, O_RDONLY), EPERM,
+	       "...under the forbidden Dir: EPERM");
+	snprintf(res, sizeof(res), "File::\"%s\"", long_secret);
+	is_str(row(res), "FileOpenReadOnly deny [\"no-secret\"]",
+	       "...its record has the whole path");
+
+	rc = try_exec(BASE "/bin/denied");
+	is_int(rc, EPERM, "exec of a forbidden program fails with EPERM");
+	is_str(row("File::\"" BASE "/bin/denied\""), "ProcessExec deny [\"no-denied\"] refused",
+	       "...its process.exec record: deny, no-denied, refused");
+	is_int(try_exec(BASE "/bin/allowed"), 0, "exec of a permitted program runs");
+
+	is_int(try_open(NULL, BASE "/secret/a.txt", O_RDONLY), 0,
+	       "outside the session cgroup nothing is governed");
+
+	/* a cgroup the agent creates after the start is covered */
+	snprintf(child, sizeof(child), "%s/nested", cg.path);
+	mkdir(child, 0755);
+	is_int(try_open(child, BASE "/secret/a.txt", O_RDONLY), EPERM,
+	       "a cgroup created below the session after the start is governed");
+	rmdir(child);
+}
+
+static void test_switch_and_modes(void)
+{
+	static const char *no_forbid =
+		"@id(\"read-all\") permit (principal, action == Action::\"FileOpenReadOnly\", resource);\n"
+		"@id(\"run-all\") permit (principal, action == Action::\"ProcessExec\", resource);\n";
+
+	ok(apply(no_forbid, MODE_ENFORCE) == 0, "live switch to a policy without the forbid");
+	is_int(try_open(cg.path, BASE "/secret/a.txt", O_RDONLY), 0,
+	       "...the open is allowed at once");
+	is_str(row("File::\"" BASE "/secret/a.txt\""), "FileOpenReadOnly allow [\"read-all\"]",
+	       "...and its record names the new policy's rule");
+	ok(apply(policy_text, MODE_SHADOW) == 0, "shadow mode");
+	is_int(try_open(cg.path, BASE "/secret/a.txt", O_RDONLY), 0, "...the open is allowed");
+	is_str(row("File::\"" BASE "/secret/a.txt\""),
+	       "FileOpenReadOnly would_deny [\"no-secret\"]",
+	       "...its record says would_deny, no-secret");
+	ok(apply(policy_text, MODE_RECORD) == 0, "record mode");
+	is_int(try_open(cg.path, BASE "/secret/a.txt", O_RDONLY), 0, "...the open is allowed");
+	is_str(row("File::\"" BASE "/secret/a.txt\""), "FileOpenReadOnly allow null",
+	       "...its record says allow (record mode asks no policy)");
+	ok(apply(policy_text, MODE_ENFORCE) == 0, "back to enforce");
+	is_int(try_open(cg.path, BASE "/secret/a.txt", O_RDONLY), EPERM, "...EPERM again");
+}
+
+/* The verifier's count for each program (kernel 5.16 and later). */
+static void verified_insns(void)
+{
+	static const char *names[] = { "handle_file_open", "handle_bprm_check" };
+	struct bpf_prog_info info;
+	uint32_t id = 0, len;
+
+	while (bpf_prog_get_next_id(id, &id) == 0) {
+		int fd = bpf_prog_get_fd_by_id(id);
+
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+			for (size_t i = 0; i < 2; i++)
+				if (strncmp(info.name, names[i], 15) == 0)
+					diag("verified_insns %s=%u", names[i], info.verified_insns);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct session_info info = { 0 };
+	char err[512], name[64];
+
+	if (argc > 1 && strcmp(argv[1], "--exit0") == 0)
+		return 0;
+	if (!getenv("LEASH_IN_VM")) {
+		fprintf(stderr, "lsm-kernel: runs in the test VM only (LEASH_IN_VM=1)\n");
+		return 2;
+	}
+	if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
+		return 2;
+	if (!getenv("TEST_VERBOSE"))
+		log_set_level(LOG_QUIET);
+	snprintf(name, sizeof(name), "lsm-test-%d", getpid());
+	fixture();
+	if (reactor_init() < 0 || cgroup_create(&cg, name, err, sizeof(err)) < 0) {
+		printf("not ok 1 - set up a test cgroup: %s\n1..1\n", err);
+		return 1;
+	}
+	info.uuid = "lsm-test";
+	info.cgroup_path = cg.path;
+	info.cgroup_id = cg.id;
+	info.cgroup_level = cg.level;
+	info.cgroup_fd = cg.fd;
+	reactor_set_session(&info);
+	bus_subscribe(collect, NULL);
+	policy_init("agent", build(policy_text), MODE_ENFORCE, true);
+	ok(lsm_available(), "the capability probe finds the bpf LSM and loads the programs");
+	if (!ok(lsm_module.session_start(err, sizeof(err)) == 0 && lsm_active(),
+		"the module attaches to the session"))
+		diag("%s", err);
+	else {
+		verified_insns();
+		test_enforce();
+		test_switch_and_modes();
+		lsm_module.session_end();
+		is_int(lsm_module.lost(), 0, "no record lost");
+	}
+	lsm_module.fini();
+	policy_fini();
+	if (cgroup_remove_path(cg.path, 2000) < 0)
+		diag("cannot remove %s", cg.path);
+	cgroup_close(&cg);
+	return done_testing();
+}
