@@ -27,6 +27,10 @@
  * from the socket cookie to the client port); UDP to those ports is
  * refused.
  *
+ * Before the proxy, DNS (see events.h): TCP and UDP to port 53 go to
+ * leash's forwarder, and recvmsg4/6 make its UDP replies look like they
+ * come from the server the agent asked.
+ *
  * Returning 0 makes connect()/sendmsg() fail with EPERM.
  */
 #include "vmlinux.h"
@@ -104,6 +108,20 @@ struct {
 	__type(value, struct net_origdst);
 } origdst_port_map SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct net_proxy_conf);
+} dns_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct net_origdst);
+} dns_origdst_map SEC(".maps");
+
 static __always_inline void stat_inc(__u32 which)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats_map, &which);
@@ -165,6 +183,22 @@ static __always_inline void emit(struct bpf_sock_addr *ctx, __u16 type, const st
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* Points CTX at the proxy conf PC's address (IPv4, or ::ffff:a.b.c.d for
+ * an IPv6 socket: works on every socket that is not V6ONLY). */
+static __always_inline void rewrite_to(struct bpf_sock_addr *ctx, const struct net_proxy_conf *pc,
+				       bool v6)
+{
+	if (!v6) {
+		ctx->user_ip4 = pc->ip4;
+	} else {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = pc->ip4;
+	}
+	ctx->user_port = bpf_htons(pc->port);
+}
+
 /* The proxy's part: NET_ALLOW (a connect to the proxy), NET_REDIRECT
  * (rewritten to the proxy), NET_DENY (UDP to a redirected port), or 0 when
  * the policy decides. */
@@ -195,16 +229,42 @@ static __always_inline __u16 proxy_step(struct bpf_sock_addr *ctx, const struct 
 	cookie = bpf_get_socket_cookie(ctx);
 	if (bpf_map_update_elem(&origdst_cookie_map, &cookie, &od, BPF_ANY))
 		return NET_DENY; /* never a connection the proxy cannot place */
-	if (!v6) {
-		ctx->user_ip4 = pc->ip4;
-	} else {
-		/* ::ffff:127.0.0.1: works on every socket that is not V6ONLY */
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = bpf_htonl(0xffff);
-		ctx->user_ip6[3] = pc->ip4;
+	rewrite_to(ctx, pc, v6);
+	return NET_REDIRECT;
+}
+
+/* DNS: NET_ALLOW (to the forwarder itself), NET_REDIRECT (TCP or UDP to
+ * port 53, rewritten to the forwarder; for UDP the original server kept by
+ * socket cookie for recvmsg), NET_DENY (a UDP destination that cannot be
+ * kept), or 0 when this is not DNS. */
+static __always_inline __u16 dns_step(struct bpf_sock_addr *ctx, const struct net_key *k,
+				      __u16 port, bool v6)
+{
+	struct net_proxy_conf *dc;
+	struct net_origdst od = {};
+	__u32 zero = 0, ip;
+	__u64 cookie;
+
+	dc = bpf_map_lookup_elem(&dns_map, &zero);
+	if (!dc || !dc->enabled)
+		return 0;
+	__builtin_memcpy(&ip, k->addr, 4);
+	if (k->family == NET_FAMILY_V4 && ip == dc->ip4 && port == dc->port)
+		return NET_ALLOW;
+	if (port != NET_DNS_PORT)
+		return 0;
+	if (ctx->type == SOCK_DGRAM) {
+		od.family = k->family;
+		od.port = port;
+		od.pid = bpf_get_current_pid_tgid() >> 32;
+		__builtin_memcpy(od.addr, k->addr, sizeof(od.addr));
+		cookie = bpf_get_socket_cookie(ctx);
+		if (bpf_map_update_elem(&dns_origdst_map, &cookie, &od, BPF_ANY))
+			return NET_DENY;
+	} else if (ctx->type != SOCK_STREAM) {
+		return 0;
 	}
-	ctx->user_port = bpf_htons(pc->port);
+	rewrite_to(ctx, dc, v6);
 	return NET_REDIRECT;
 }
 
@@ -220,6 +280,11 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 type, struct 
 	stat_inc(NET_STAT_SEEN);
 	if (protected(k, port)) {
 		reason = NET_REASON_PROTECTED;
+	} else if ((action = dns_step(ctx, k, port, v6)) != 0) {
+		emit(ctx, type, k, port, mapped, NULL, action, NET_REASON_DNS);
+		if (action == NET_DENY)
+			stat_inc(NET_STAT_DENIED);
+		return action != NET_DENY;
 	} else if ((action = proxy_step(ctx, k, port, type, v6)) != 0) {
 		reason = NET_REASON_PROXY;
 		if (action == NET_DENY)
@@ -300,6 +365,63 @@ SEC("cgroup/sendmsg6")
 int handle_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return decide6(ctx, EV_NET_SENDMSG);
+}
+
+/* A UDP reply from the forwarder to a socket whose query was redirected:
+ * report it as coming from the server the agent asked. */
+SEC("cgroup/recvmsg4")
+int handle_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	struct net_proxy_conf *dc;
+	struct net_origdst *od;
+	__u32 zero = 0, ip;
+	__u64 cookie;
+
+	dc = bpf_map_lookup_elem(&dns_map, &zero);
+	if (!dc || !dc->enabled || ctx->user_ip4 != dc->ip4 ||
+	    bpf_ntohs((__u16)ctx->user_port) != dc->port)
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	od = bpf_map_lookup_elem(&dns_origdst_map, &cookie);
+	if (!od || od->family != NET_FAMILY_V4)
+		return 1;
+	__builtin_memcpy(&ip, od->addr, 4);
+	ctx->user_ip4 = ip;
+	ctx->user_port = bpf_htons(od->port);
+	return 1;
+}
+
+SEC("cgroup/recvmsg6")
+int handle_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	struct net_proxy_conf *dc;
+	struct net_origdst *od;
+	__u32 zero = 0, w[4];
+	__u64 cookie;
+
+	dc = bpf_map_lookup_elem(&dns_map, &zero);
+	if (!dc || !dc->enabled || ctx->user_ip6[0] != 0 || ctx->user_ip6[1] != 0 ||
+	    ctx->user_ip6[2] != bpf_htonl(0xffff) || ctx->user_ip6[3] != dc->ip4 ||
+	    bpf_ntohs((__u16)ctx->user_port) != dc->port)
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	od = bpf_map_lookup_elem(&dns_origdst_map, &cookie);
+	if (!od)
+		return 1;
+	if (od->family == NET_FAMILY_V4) {
+		w[0] = 0;
+		w[1] = 0;
+		w[2] = bpf_htonl(0xffff);
+		__builtin_memcpy(&w[3], od->addr, 4);
+	} else {
+		__builtin_memcpy(w, od->addr, 16);
+	}
+	ctx->user_ip6[0] = w[0];
+	ctx->user_ip6[1] = w[1];
+	ctx->user_ip6[2] = w[2];
+	ctx->user_ip6[3] = w[3];
+	ctx->user_port = bpf_htons(od->port);
+	return 1;
 }
 
 /* The client side of a redirected connection has its local port now: key

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -72,7 +73,17 @@ struct net_set {
 	size_t nrules;
 	uint16_t lens[NET_PLEN_PORT + 1]; /* prefix lengths present, longest first */
 	int nlens;
-	int fd; /* the kernel trie, or -1 */
+	struct net_name_rule *names; /* rules on host names, for DNS answers */
+	size_t nnames;
+	int fd; /* the kernel trie, or -1 (kept open while in force) */
+};
+
+/* A rule on a host name: PATTERN is "name", "*.domain" or "*" (lower
+ * case); PORT is -1 for every port. */
+struct net_name_rule {
+	char *pattern;
+	int port;
+	uint32_t rule;
 };
 
 /* A (prefix, rule) pair while compiling. */
@@ -422,9 +433,54 @@ static int set_build(struct net_set *s, const struct net_pair *pairs, size_t npa
 	return 0;
 }
 
-/* Adds rule R's kernel prefixes to PAIRS, or reports why it has none. */
-static int compile_rule(const struct cedar_rule *r, uint32_t idx, struct net_pair **pairs,
-			size_t *n, size_t *cap, json_t *report)
+static int names_push(struct net_set *s, const char *pattern, size_t len, int port, uint32_t rule)
+{
+	struct net_name_rule *v = realloc(s->names, (s->nnames + 1) * sizeof(*v));
+	char *p = strndup(pattern, len);
+
+	if (v)
+		s->names = v;
+	if (!v || !p) {
+		free(p);
+		return -ENOMEM;
+	}
+	for (char *c = p; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+	s->names[s->nnames++] = (struct net_name_rule){ .pattern = p, .port = port, .rule = rule };
+	return 0;
+}
+
+/* Host::"name", "name:port" or "*.domain" as a name rule of S, or WHY it
+ * never matches (the implied hierarchy gives "name:port" the parents
+ * "name", "*.d" and "*", never "*.d:port"). */
+static int compile_name(struct net_set *s, const struct cedar_target *t, uint32_t idx, char *why,
+			size_t whylen)
+{
+	const char *colon = strrchr(t->id, ':');
+	uint16_t port;
+
+	why[0] = '\0';
+	if (colon && parse_port(colon + 1, &port)) {
+		if (t->id[0] == '*') {
+			snprintf(
+				why, whylen,
+				"never matches: a wildcard with a port holds no connection (write Host::\"*.domain\" or name:port)");
+			return 0;
+		}
+		return names_push(s, t->id, colon - t->id, port, idx);
+	}
+	if (t->op == CEDAR_TARGET_EQ) {
+		snprintf(why, whylen,
+			 "never matches: a connection's resource always has a port (use `in`)");
+		return 0;
+	}
+	return names_push(s, t->id, strlen(t->id), -1, idx);
+}
+
+/* Adds rule R's kernel prefixes to PAIRS and its host names to S, or
+ * reports why it has none. */
+static int compile_rule(struct net_set *s, const struct cedar_rule *r, uint32_t idx,
+			struct net_pair **pairs, size_t *n, size_t *cap, json_t *report)
 {
 	char why[160];
 
@@ -435,11 +491,17 @@ static int compile_rule(const struct cedar_rule *r, uint32_t idx, struct net_pai
 		case T_KEY:
 			if (pairs_push(pairs, n, cap, &k, idx))
 				return -ENOMEM;
+			/* Every host, named ones included. */
+			if (k.prefixlen == 0 && names_push(s, "*", 1, -1, idx))
+				return -ENOMEM;
 			break;
 		case T_HOSTNAME:
+			if (compile_name(s, &r->targets[t], idx, why, sizeof(why)) < 0)
+				return -ENOMEM;
 			report_add(
 				report, r->policy_id, r->targets[t].id,
-				"host name: the kernel sees addresses only; not enforced until leash resolves names (proxy/DNS)");
+				why[0] ? why
+				       : "host name: the kernel decides by address; enforced for the addresses leash's DNS forwarder answered for the name, by name in the proxy");
 			break;
 		case T_NOTHING:
 			if (why[0])
@@ -495,7 +557,7 @@ int network_compile(const struct cedar_policy_set *ps, enum mode m, struct net_s
 				"a principal constraint or a condition the kernel cannot evaluate: decided by the evaluator in shadow mode, refused in enforce mode");
 			continue;
 		}
-		rc = compile_rule(r, (uint32_t)i, &pairs, &npairs, &cap, *report);
+		rc = compile_rule(s, r, (uint32_t)i, &pairs, &npairs, &cap, *report);
 		if (rc)
 			goto fail;
 	}
@@ -536,6 +598,9 @@ void network_set_free(struct net_set *s)
 		close(s->fd);
 	for (size_t i = 0; i < s->nrules; i++)
 		free(s->ids[i]);
+	for (size_t i = 0; i < s->nnames; i++)
+		free(s->names[i].pattern);
+	free(s->names);
 	free(s->ids);
 	free(s->forbid);
 	free(s->refs);
@@ -643,16 +708,490 @@ static struct net_set *kept[SETS_KEPT]; /* kept[0] is in force */
 static struct net_protect_key protects[PROTECT_MAX];
 static size_t nprotects;
 
+struct binding;
+struct dyn_entry;
+
+/* A binding's entries, made for a staged set. */
+struct dyn_stage {
+	struct binding *b;
+	struct dyn_entry *e;
+	size_t n;
+};
+
 struct net_staged {
 	struct net_set *set;
 	json_t *report;
+	struct dyn_stage *dyn; /* one per binding, in binds[] order */
+	size_t ndyn;
 };
+
+static int dyn_stage(struct net_staged *st);
+static void dyn_stage_commit(struct net_staged *st);
+static void dyn_stage_free(struct net_staged *st);
+
+/* ---- names the DNS forwarder answered ----------------------------------- */
+
+/* An address the forwarder gave for names a NetworkConnect rule names
+ * becomes trie entries of the policy in force (enforce mode): its /32 (or
+ * /128) with the rules on its names that hold every port, and one entry per
+ * port a rule names ("name:22"), each carrying the union of those rules
+ * and the address rules along its chain, so the longest match still gives
+ * deny-overrides. Entries are recomputed from every live name of the
+ * address whenever a name is added or expires, and for each new policy
+ * (written into the new trie before it is swapped in). */
+
+#define BIND_MAX 4096 /* addresses with live names */
+#define BIND_NAMES 8 /* names per address */
+#define BIND_GRACE_MS 2000 /* past the TTL, for the connect after a TTL-0 answer */
+#define DYN_MAX (4 * BIND_MAX) /* trie room for bindings */
+
+struct bind_name {
+	char name[256];
+	int64_t expires_ms;
+};
+
+/* A trie entry a binding wrote. */
+struct dyn_entry {
+	struct net_key key;
+	uint32_t id; /* its set_id, NET_DYN_BASE + n */
+	bool forbid, permit;
+	uint32_t *rules; /* the rules that hold it, in the set it was made for */
+	size_t nrules;
+};
+
+struct binding {
+	uint8_t family; /* NET_FAMILY_* */
+	uint8_t addr[16];
+	struct bind_name names[BIND_NAMES];
+	int nnames;
+	struct dyn_entry *dyn; /* in the trie in force */
+	size_t ndyn;
+};
+
+struct rule_list {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static struct binding **binds;
+static size_t nbinds;
+static uint32_t dyn_ids;
+static size_t dyn_total;
+static struct reactor_watch *bind_watch;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether the name pattern P ("name", "*.domain", "*") holds NAME. */
+static bool pattern_holds(const char *p, const char *name)
+{
+	size_t pl = strlen(p), nl = strlen(name);
+
+	if (strcmp(p, "*") == 0)
+		return true;
+	if (pl > 2 && p[0] == '*' && p[1] == '.')
+		return nl > pl - 1 && name[nl - (pl - 1)] == '.' &&
+		       strcmp(name + nl - (pl - 2), p + 2) == 0;
+	return strcmp(p, name) == 0;
+}
+
+static int rules_add(struct rule_list *l, uint32_t r)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i] == r)
+			return 0;
+	if (l->n == l->cap) {
+		size_t c = l->cap ? l->cap * 2 : 8;
+		uint32_t *v = realloc(l->v, c * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = c;
+	}
+	l->v[l->n++] = r;
+	return 0;
+}
+
+/* The compiled verdict of S's entry I. */
+static struct net_verdict entry_verdict(const struct net_set *s, size_t i)
+{
+	const struct net_entry *e = &s->e[i];
+
+	return (struct net_verdict){
+		.gen = s->gen,
+		.set_id = (uint32_t)i + 1,
+		.action = !e->forbid && e->permit ? NET_ALLOW : NET_DENY,
+		.mode = s->mode,
+		.reason = e->forbid || e->permit ? NET_REASON_POLICY : NET_REASON_DEFAULT,
+	};
+}
+
+static struct net_verdict dyn_verdict(const struct net_set *s, const struct dyn_entry *d)
+{
+	return (struct net_verdict){
+		.gen = s->gen,
+		.set_id = d->id,
+		.action = !d->forbid && d->permit ? NET_ALLOW : NET_DENY,
+		.mode = s->mode,
+		.reason = d->nrules ? NET_REASON_POLICY : NET_REASON_DEFAULT,
+	};
+}
+
+static void dyn_free(struct dyn_entry *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(d[i].rules);
+	free(d);
+}
+
+/* One entry of S at KEY: the address rules along its chain plus EXTRA. */
+static int dyn_make(const struct net_set *s, const struct net_key *key, const struct rule_list *a,
+		    const struct rule_list *b, struct dyn_entry *out)
+{
+	struct rule_list l = { 0 };
+	int rc = 0;
+
+	for (int e = set_match(s, key, key->prefixlen + 1); e >= 0 && rc == 0; e = s->e[e].parent)
+		for (uint32_t r = 0; r < s->e[e].n && rc == 0; r++)
+			rc = rules_add(&l, s->refs[s->e[e].first + r]);
+	for (size_t i = 0; a && i < a->n && rc == 0; i++)
+		rc = rules_add(&l, a->v[i]);
+	for (size_t i = 0; b && i < b->n && rc == 0; i++)
+		rc = rules_add(&l, b->v[i]);
+	if (rc) {
+		free(l.v);
+		return rc;
+	}
+	*out = (struct dyn_entry){ .key = *key,
+				   .id = NET_DYN_BASE + (dyn_ids++ & 0x7fffffff),
+				   .rules = l.v,
+				   .nrules = l.n };
+	for (size_t i = 0; i < l.n; i++) {
+		if (s->forbid[l.v[i]])
+			out->forbid = true;
+		else
+			out->permit = true;
+	}
+	return 0;
+}
+
+static void port_add(int *ports, int *n, int max, int p)
+{
+	for (int j = 0; j < *n; j++)
+		if (ports[j] == p)
+			return;
+	if (*n < max)
+		ports[(*n)++] = p;
+}
+
+/* The name rules of S that hold one of B's names, on every port (PORT < 0)
+ * or on PORT, into L; *NAMED when one is more than Host::"*". */
+static int bind_rules(const struct net_set *s, const struct binding *b, int port,
+		      struct rule_list *l, bool *named)
+{
+	for (size_t i = 0; i < s->nnames; i++) {
+		const struct net_name_rule *nr = &s->names[i];
+
+		if (nr->port != port)
+			continue;
+		for (int j = 0; j < b->nnames; j++) {
+			if (!pattern_holds(nr->pattern, b->names[j].name))
+				continue;
+			if (named && strcmp(nr->pattern, "*") != 0)
+				*named = true;
+			if (rules_add(l, nr->rule) < 0)
+				return -ENOMEM;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The entries binding B needs in S (none when no rule names its names, or
+ * outside enforce mode): *OUT, *N. 0 or -ENOMEM. */
+static int bind_compute(const struct net_set *s, const struct binding *b, struct dyn_entry **out,
+			size_t *n)
+{
+	struct rule_list any = { 0 }, port = { 0 };
+	struct net_key k = { .family = b->family };
+	int ports[64], nports = 0, rc = 0;
+	size_t made = 0;
+	bool named = false;
+	struct dyn_entry *v = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (!s || s->mode != MODE_ENFORCE)
+		return 0;
+	memcpy(k.addr, b->addr, sizeof(k.addr));
+	rc = bind_rules(s, b, -1, &any, &named);
+	/* Ports rules name for these names, and address rules on one port of
+	 * this address (they need the names' rules too). */
+	for (size_t i = 0; i < s->nnames && rc == 0; i++)
+		for (int j = 0; j < b->nnames && s->names[i].port >= 0; j++)
+			if (pattern_holds(s->names[i].pattern, b->names[j].name)) {
+				named |= strcmp(s->names[i].pattern, "*") != 0;
+				port_add(ports, &nports, 64, s->names[i].port);
+				break;
+			}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct net_key *e = &s->e[i].key;
+
+		if (e->prefixlen == NET_PLEN_PORT && e->family == k.family &&
+		    memcmp(e->addr, k.addr, 16) == 0)
+			port_add(ports, &nports, 64, e->port[0] << 8 | e->port[1]);
+	}
+	if (rc || !named)
+		goto done;
+	if (!(v = calloc(nports + 1, sizeof(*v)))) {
+		rc = -ENOMEM;
+		goto done;
+	}
+	key_mask(&k, NET_PLEN_ADDR(b->family == NET_FAMILY_V4 ? 32 : 128));
+	rc = dyn_make(s, &k, &any, NULL, &v[made]);
+	for (int j = 0; j < nports && rc == 0; j++) {
+		struct net_key pk = k;
+
+		made++;
+		pk.prefixlen = NET_PLEN_PORT;
+		pk.port[0] = ports[j] >> 8;
+		pk.port[1] = ports[j] & 0xff;
+		port.n = 0;
+		rc = bind_rules(s, b, ports[j], &port, NULL);
+		if (rc == 0)
+			rc = dyn_make(s, &pk, &any, &port, &v[made]);
+	}
+	if (rc) {
+		dyn_free(v, made); /* v[made] failed and holds nothing */
+		goto done;
+	}
+	*out = v;
+	*n = made + 1;
+done:
+	free(any.v);
+	free(port.v);
+	return rc;
+}
+
+/* Writes NEW (N) into S's trie FD, and puts back what OLD (NOLD) held
+ * there and NEW does not: S's compiled entry, or nothing. */
+static void dyn_write(const struct net_set *s, int fd, const struct dyn_entry *nv, size_t n,
+		      const struct dyn_entry *old, size_t nold)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct net_verdict v = dyn_verdict(s, &nv[i]);
+
+		if (bpf_map_update_elem(fd, &nv[i].key, &v, BPF_ANY) < 0)
+			log_warn("network: cannot add a name's address to the trie: %s",
+				 strerror(errno));
+	}
+	for (size_t i = 0; i < nold; i++) {
+		size_t j;
+		int e;
+
+		for (j = 0; j < n && key_cmp(&old[i].key, &nv[j].key) != 0; j++)
+			;
+		if (j < n)
+			continue;
+		e = set_find(s, &old[i].key);
+		if (e >= 0) {
+			struct net_verdict v = entry_verdict(s, (size_t)e);
+
+			bpf_map_update_elem(fd, &old[i].key, &v, BPF_ANY);
+		} else {
+			bpf_map_delete_elem(fd, &old[i].key);
+		}
+	}
+}
+
+/* Recomputes B's entries in the trie in force. */
+static void bind_apply(struct binding *b)
+{
+	const struct net_set *s = kept[0];
+	struct dyn_entry *nv = NULL;
+	size_t n = 0;
+
+	if (bind_compute(s, b, &nv, &n) < 0) {
+		log_warn("network: out of memory binding a name to its address");
+		return;
+	}
+	if (dyn_total - b->ndyn + n > DYN_MAX) {
+		log_warn("network: more than %d name bindings in the trie: not adding more",
+			 DYN_MAX);
+		dyn_free(nv, n);
+		n = 0;
+		nv = NULL;
+	}
+	if (skel && s && s->fd >= 0)
+		dyn_write(s, s->fd, nv, n, b->dyn, b->ndyn);
+	dyn_total = dyn_total - b->ndyn + n;
+	dyn_free(b->dyn, b->ndyn);
+	b->dyn = nv;
+	b->ndyn = n;
+}
+
+static void bind_drop(size_t i)
+{
+	struct binding *b = binds[i];
+
+	b->nnames = 0;
+	bind_apply(b);
+	dyn_free(b->dyn, b->ndyn);
+	free(b);
+	binds[i] = binds[--nbinds];
+}
+
+/* Whether a rule of S names NAME (not just Host::"*"). */
+static bool name_named(const struct net_set *s, const char *name)
+{
+	for (size_t i = 0; s && i < s->nnames; i++)
+		if (strcmp(s->names[i].pattern, "*") != 0 &&
+		    pattern_holds(s->names[i].pattern, name))
+			return true;
+	return false;
+}
+
+int network_bind_name(const char *name, int af, const void *addr, uint32_t ttl)
+{
+	int64_t now = now_ms(), exp = now + (int64_t)ttl * 1000 + BIND_GRACE_MS;
+	uint8_t a[16] = { 0 }, fam = af == AF_INET ? NET_FAMILY_V4 : NET_FAMILY_V6;
+	struct binding *b = NULL;
+	int slot = -1;
+
+	if (af != AF_INET && af != AF_INET6)
+		return -EINVAL;
+	memcpy(a, addr, af == AF_INET ? 4 : 16);
+	if (af == AF_INET6 && v4_mapped(a)) {
+		fam = NET_FAMILY_V4;
+		memmove(a, a + 12, 4);
+		memset(a + 4, 0, 12);
+	}
+	if (strlen(name) >= sizeof(b->names[0].name) || !name_named(kept[0], name))
+		return 0;
+	for (size_t i = 0; i < nbinds && !b; i++)
+		if (binds[i]->family == fam && memcmp(binds[i]->addr, a, 16) == 0)
+			b = binds[i];
+	if (!b) {
+		if (nbinds == BIND_MAX) {
+			size_t old = 0;
+
+			for (size_t i = 1; i < nbinds; i++)
+				if (binds[i]->names[0].expires_ms < binds[old]->names[0].expires_ms)
+					old = i;
+			bind_drop(old);
+		}
+		if (!binds && !(binds = calloc(BIND_MAX, sizeof(*binds))))
+			return -ENOMEM;
+		if (!(b = calloc(1, sizeof(*b))))
+			return -ENOMEM;
+		b->family = fam;
+		memcpy(b->addr, a, 16);
+		binds[nbinds++] = b;
+	}
+	for (int i = 0; i < b->nnames && slot < 0; i++)
+		if (strcmp(b->names[i].name, name) == 0)
+			slot = i;
+	if (slot >= 0) {
+		if (b->names[slot].expires_ms < exp)
+			b->names[slot].expires_ms = exp;
+		return 0; /* the same entries */
+	}
+	if (b->nnames < BIND_NAMES) {
+		slot = b->nnames++;
+	} else {
+		slot = 0;
+		for (int i = 1; i < b->nnames; i++)
+			if (b->names[i].expires_ms < b->names[slot].expires_ms)
+				slot = i;
+	}
+	snprintf(b->names[slot].name, sizeof(b->names[slot].name), "%s", name);
+	b->names[slot].expires_ms = exp;
+	bind_apply(b);
+	return 0;
+}
+
+static void bind_expire(void *arg)
+{
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < nbinds;) {
+		struct binding *b = binds[i];
+		int kept_names = 0;
+
+		for (int j = 0; j < b->nnames; j++)
+			if (b->names[j].expires_ms > now)
+				b->names[kept_names++] = b->names[j];
+		if (kept_names == 0) {
+			bind_drop(i);
+			continue;
+		}
+		if (kept_names != b->nnames) {
+			b->nnames = kept_names;
+			bind_apply(b);
+		}
+		i++;
+	}
+}
+
+/* The binding whose trie entry has set_id ID, and the entry. */
+static const struct dyn_entry *dyn_find(uint32_t id, const struct binding **owner)
+{
+	for (size_t i = 0; i < nbinds; i++)
+		for (size_t j = 0; j < binds[i]->ndyn; j++)
+			if (binds[i]->dyn[j].id == id) {
+				*owner = binds[i];
+				return &binds[i]->dyn[j];
+			}
+	return NULL;
+}
+
+int network_name_decide(const char *name, enum decision *d, json_t **policies)
+{
+	const struct net_set *s = kept[0];
+	struct rule_list forbid = { 0 }, permit = { 0 };
+	const struct rule_list *ids;
+	bool allow;
+
+	*policies = json_array();
+	if (!*policies)
+		return -ENOMEM;
+	for (size_t i = 0; s && i < s->nnames; i++) {
+		const struct net_name_rule *nr = &s->names[i];
+
+		if (!pattern_holds(nr->pattern, name))
+			continue;
+		if (s->forbid[nr->rule] && nr->port < 0)
+			rules_add(&forbid, nr->rule);
+		else if (!s->forbid[nr->rule])
+			rules_add(&permit, nr->rule);
+	}
+	allow = forbid.n == 0 && permit.n > 0;
+	ids = forbid.n ? &forbid : &permit;
+	for (size_t i = 0; i < ids->n; i++)
+		json_array_append_new(*policies, json_string(s->ids[ids->v[i]]));
+	if (!s || s->mode == MODE_RECORD)
+		*d = DECISION_ALLOW;
+	else
+		*d = allow		       ? DECISION_ALLOW
+		     : s->mode == MODE_ENFORCE ? DECISION_DENY
+					       : DECISION_WOULD_DENY;
+	free(forbid.v);
+	free(permit.v);
+	return 0;
+}
 
 /* Creates the kernel trie for S (sized to it) and fills it. */
 static int set_load(struct net_set *s, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	size_t n = network_set_entries(s);
+	/* Enforce: room for the addresses of names (network_bind_name). */
+	size_t n = network_set_entries(s) + (s->mode == MODE_ENFORCE ? DYN_MAX : 0);
 	int fd;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "net_trie", sizeof(struct net_key),
@@ -675,16 +1214,9 @@ static int set_load(struct net_set *s, char *err, size_t errlen)
 		return 0;
 	}
 	for (size_t i = 0; i < s->n; i++) {
-		const struct net_entry *e = &s->e[i];
-		struct net_verdict v = {
-			.gen = s->gen,
-			.set_id = (uint32_t)i + 1,
-			.action = !e->forbid && e->permit ? NET_ALLOW : NET_DENY,
-			.mode = s->mode,
-			.reason = e->forbid || e->permit ? NET_REASON_POLICY : NET_REASON_DEFAULT,
-		};
+		struct net_verdict v = entry_verdict(s, i);
 
-		if (bpf_map_update_elem(fd, &e->key, &v, BPF_ANY) < 0)
+		if (bpf_map_update_elem(fd, &s->e[i].key, &v, BPF_ANY) < 0)
 			goto fail;
 	}
 	return 0;
@@ -706,7 +1238,10 @@ static int network_prepare(const struct policy *p, enum mode m, void **staged, c
 	rc = network_compile(p->ps, m, &st->set, &st->report, err, errlen);
 	if (rc == 0 && skel)
 		rc = set_load(st->set, err, errlen);
+	if (rc == 0 && (rc = dyn_stage(st)) < 0)
+		snprintf(err, errlen, "network: out of memory binding names to addresses");
 	if (rc) {
+		dyn_stage_free(st);
 		network_set_free(st->set);
 		json_decref(st->report);
 		free(st);
@@ -760,12 +1295,16 @@ static void network_commit(void *staged)
 					BPF_ANY) < 0)
 			log_err("network: cannot put the compiled policy in force: %s",
 				strerror(errno));
-		close(st->set->fd);
-		st->set->fd = -1;
 	}
 	network_set_free(kept[SETS_KEPT - 1]);
 	memmove(&kept[1], &kept[0], (SETS_KEPT - 1) * sizeof(kept[0]));
 	kept[0] = st->set;
+	/* Only the trie in force stays open: bindings write to it. */
+	if (kept[1] && kept[1]->fd >= 0) {
+		close(kept[1]->fd);
+		kept[1]->fd = -1;
+	}
+	dyn_stage_commit(st);
 	publish_report(st->set, st->report);
 	json_decref(st->report);
 	free(st);
@@ -775,6 +1314,7 @@ static void network_abort(void *staged)
 {
 	struct net_staged *st = staged;
 
+	dyn_stage_free(st);
 	network_set_free(st->set);
 	json_decref(st->report);
 	free(st);
@@ -885,6 +1425,75 @@ int network_orig_dst(uint16_t port, char *addr, size_t len, uint16_t *dport, uin
 	return 0;
 }
 
+/* Makes every binding's entries for ST's set and writes them into its
+ * trie (not in force yet). */
+static int dyn_stage(struct net_staged *st)
+{
+	if (!nbinds)
+		return 0;
+	st->dyn = calloc(nbinds, sizeof(*st->dyn));
+	if (!st->dyn)
+		return -ENOMEM;
+	for (size_t i = 0; i < nbinds; i++) {
+		struct dyn_stage *d = &st->dyn[i];
+
+		d->b = binds[i];
+		st->ndyn = i + 1;
+		if (bind_compute(st->set, binds[i], &d->e, &d->n) < 0)
+			return -ENOMEM;
+		if (skel && st->set->fd >= 0)
+			dyn_write(st->set, st->set->fd, d->e, d->n, NULL, 0);
+	}
+	return 0;
+}
+
+/* ST's set is in force: its entries become the bindings' own. */
+static void dyn_stage_commit(struct net_staged *st)
+{
+	dyn_total = 0;
+	for (size_t i = 0; i < nbinds; i++) {
+		struct binding *b = binds[i];
+
+		dyn_free(b->dyn, b->ndyn);
+		b->dyn = NULL;
+		b->ndyn = 0;
+		if (i < st->ndyn && st->dyn[i].b == b) {
+			b->dyn = st->dyn[i].e;
+			b->ndyn = st->dyn[i].n;
+			st->dyn[i].e = NULL;
+			st->dyn[i].n = 0;
+		}
+		dyn_total += b->ndyn;
+	}
+	dyn_stage_free(st);
+}
+
+static void dyn_stage_free(struct net_staged *st)
+{
+	for (size_t i = 0; i < st->ndyn; i++)
+		dyn_free(st->dyn[i].e, st->dyn[i].n);
+	free(st->dyn);
+	st->dyn = NULL;
+	st->ndyn = 0;
+}
+
+int network_set_dns(const struct sockaddr_in *sa)
+{
+	struct net_proxy_conf dc = { 0 };
+	__u32 zero = 0;
+
+	if (!skel)
+		return -ENOENT;
+	if (sa->sin_family != AF_INET)
+		return -EINVAL;
+	dc.ip4 = sa->sin_addr.s_addr;
+	dc.port = ntohs(sa->sin_port);
+	dc.enabled = 1;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.dns_map), &zero, &dc, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 /* ---- events ------------------------------------------------------------- */
 
 static const struct net_set *set_of_gen(uint32_t gen)
@@ -919,6 +1528,29 @@ static void stamp_shadow(struct record *r, const char *rid)
 	json_decref(ctx);
 }
 
+/* A connect decided by a name binding's entry: the rules that held it
+ * (forbids if any, else permits) and the names the address had. */
+static void stamp_binding(struct record *r, const struct net_set *s, uint32_t id)
+{
+	const struct binding *b = NULL;
+	const struct dyn_entry *d = dyn_find(id, &b);
+	json_t *names;
+
+	if (!d) {
+		r->policies = json_array();
+		json_object_set_new(r->details, "policies_unknown", json_true());
+		return;
+	}
+	r->policies = json_array();
+	for (size_t i = 0; i < d->nrules; i++)
+		if (d->rules[i] < s->nrules && s->forbid[d->rules[i]] == d->forbid)
+			json_array_append_new(r->policies, json_string(s->ids[d->rules[i]]));
+	names = json_array();
+	for (int i = 0; i < b->nnames; i++)
+		json_array_append_new(names, json_string(b->names[i].name));
+	json_object_set_new(r->details, "names", names);
+}
+
 static void stamp_kernel(struct record *r, const struct ev_net *e)
 {
 	const struct net_set *s;
@@ -942,6 +1574,10 @@ static void stamp_kernel(struct record *r, const struct ev_net *e)
 		return;
 	}
 	s = set_of_gen(e->gen);
+	if (s && e->set_id >= NET_DYN_BASE) {
+		stamp_binding(r, s, e->set_id);
+		return;
+	}
 	if (s && e->set_id >= 1 && e->set_id <= s->n)
 		r->policies = entry_policies(s, (int)e->set_id - 1);
 	else
@@ -980,7 +1616,16 @@ static void decode_net(const struct ev_net *e)
 		json_object_set_new(r->details, "ipv4_mapped", json_true());
 	if (e->task.tid != e->task.pid)
 		json_object_set_new(r->details, "tid", json_integer(e->task.tid));
-	if (e->reason == NET_REASON_PROXY || e->reason == NET_REASON_QUIC) {
+	if (e->reason == NET_REASON_DNS) {
+		/* The forwarder decides by name (dns.query). */
+		r->decision = e->action == NET_DENY ? DECISION_DENY : DECISION_NONE;
+		json_object_set_new(
+			r->details, "reason",
+			json_string(e->action == NET_REDIRECT ? "redirected to leash's DNS"
+				    : e->action == NET_ALLOW  ? "leash's DNS"
+							      : "dns: no room to redirect"));
+		r->policies = json_array();
+	} else if (e->reason == NET_REASON_PROXY || e->reason == NET_REASON_QUIC) {
 		/* The proxy decides redirected connections by name (http.request). */
 		r->decision = e->action == NET_REDIRECT ? DECISION_NONE
 			      : e->action == NET_ALLOW	? DECISION_ALLOW
@@ -1098,7 +1743,11 @@ static int network_session_start(char *err, size_t errlen)
 	    (rc = attach(skel->progs.handle_sendmsg6, &skel->links.handle_sendmsg6, s->cgroup_fd,
 			 err, errlen)) ||
 	    (rc = attach(skel->progs.handle_sockops, &skel->links.handle_sockops, s->cgroup_fd, err,
-			 errlen)))
+			 errlen)) ||
+	    (rc = attach(skel->progs.handle_recvmsg4, &skel->links.handle_recvmsg4, s->cgroup_fd,
+			 err, errlen)) ||
+	    (rc = attach(skel->progs.handle_recvmsg6, &skel->links.handle_recvmsg6, s->cgroup_fd,
+			 err, errlen)))
 		return rc;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events_map), on_record, NULL, NULL);
 	if (!rb) {
@@ -1107,7 +1756,8 @@ static int network_session_start(char *err, size_t errlen)
 	}
 	rb_watch = reactor_watch_fd(ring_buffer__epoll_fd(rb), on_ring, NULL);
 	stats_watch = reactor_every(1000, check_loss, NULL);
-	if (!rb_watch || !stats_watch) {
+	bind_watch = reactor_every(1000, bind_expire, NULL);
+	if (!rb_watch || !stats_watch || !bind_watch) {
 		snprintf(err, errlen, "network: cannot watch the ring buffer");
 		return -ENOMEM;
 	}
@@ -1134,7 +1784,13 @@ static void network_fini(void)
 {
 	reactor_unwatch(rb_watch);
 	reactor_unwatch(stats_watch);
-	rb_watch = stats_watch = NULL;
+	reactor_unwatch(bind_watch);
+	rb_watch = stats_watch = bind_watch = NULL;
+	while (nbinds)
+		bind_drop(nbinds - 1);
+	free(binds);
+	binds = NULL;
+	dyn_total = 0;
 	ring_buffer__free(rb);
 	rb = NULL;
 	network_bpf__destroy(skel);

@@ -47,6 +47,26 @@ int network_set_proxy(const struct sockaddr_in *sa, const uint16_t *ports, int n
  * when the connection was not redirected. */
 int network_orig_dst(uint16_t port, char *addr, size_t len, uint16_t *dport, uint32_t *pid);
 
+/* The DNS forwarder listens on SA (AF_INET loopback, UDP and TCP): the
+ * session's TCP and UDP to port 53 go there, and UDP replies seem to come
+ * from the server asked. Call after the module started. 0, -EINVAL,
+ * -ENOENT (no session) or -errno from the kernel. */
+int network_set_dns(const struct sockaddr_in *sa);
+
+/* What the policy in force says about a DNS query for NAME (lower case, no
+ * trailing dot): allowed when a NetworkConnect rule permits the name on
+ * some port ("name", "name:port", "*.domain", "*") and no forbid holds it
+ * on every port; the mode applied (enforce: deny, shadow: would_deny,
+ * record: allow). *POLICIES: a new array of the forbids, else the permits,
+ * that decided. 0 or -ENOMEM. */
+int network_name_decide(const char *name, enum decision *d, json_t **policies);
+
+/* The forwarder answered ADDR (AF is AF_INET or AF_INET6) for NAME with
+ * TTL seconds: in enforce mode, when a rule names NAME, connects to ADDR
+ * are decided by the name's rules too (and the address rules, deny wins)
+ * until TTL (plus a short grace) runs out. 0, -EINVAL or -ENOMEM. */
+int network_bind_name(const char *name, int af, const void *addr, uint32_t ttl);
+
 /* Compiles what POLICY says about NetworkConnect for mode M into *OUT.
  * Rules the kernel cannot apply exactly are listed in *REPORT (a new JSON
  * array of {policy, target, why}, possibly empty); in enforce mode a rule

@@ -47,6 +47,7 @@ static const char usage_text[] =
 	"  --proxy-ports LIST   TCP ports sent to the proxy (default 80,443)\n"
 	"  --upstream-ca FILE   also trust FILE's CA for the proxy's upstream TLS\n"
 	"  --resolve NAME=ADDR  the proxy dials ADDR for NAME (tests, pinning)\n"
+	"  --dns-upstream ADDR[:PORT]  the resolver leash's DNS forwarder asks (default: resolv.conf)\n"
 	"  -q, --quiet          print errors only\n"
 	"      --verbose        print every event and more detail\n"
 	"  -h, --help           this text\n"
@@ -71,6 +72,7 @@ enum {
 	OPT_PROXY_PORTS,
 	OPT_UPSTREAM_CA,
 	OPT_RESOLVE,
+	OPT_DNS_UPSTREAM,
 };
 
 static const struct option long_options[] = {
@@ -89,6 +91,7 @@ static const struct option long_options[] = {
 	{ "proxy-ports", required_argument, NULL, OPT_PROXY_PORTS },
 	{ "upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA },
 	{ "resolve", required_argument, NULL, OPT_RESOLVE },
+	{ "dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
@@ -453,6 +456,9 @@ enum cli_result cli_parse(int argc, char **argv, struct config *cfg, char *err, 
 			break;
 		case OPT_RESOLVE:
 			rc = add_resolve(cfg, optarg, err, errlen);
+			break;
+		case OPT_DNS_UPSTREAM:
+			cfg->dns_upstream = optarg;
 			break;
 		case 'q':
 			cfg->verbosity = LOG_QUIET;

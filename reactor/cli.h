@@ -31,6 +31,7 @@ struct config {
 	const char *upstream_ca; /* --upstream-ca: an extra CA for the proxy's upstream TLS */
 	char **resolve; /* --resolve NAME=ADDR pins for the proxy (borrowed from argv) */
 	int nresolve;
+	const char *dns_upstream; /* --dns-upstream ADDR[:PORT] for the DNS forwarder, or NULL */
 	char **secrets; /* --secret NAME=HOST[,HOST] (borrowed from argv) */
 	int nsecrets;
 	const char *secrets_file; /* --secrets FILE: NAME=VALUE lines */

@@ -33,6 +33,7 @@
 #include "module.h"
 #include "network.h"
 #include "policy.h"
+#include "dns.h"
 #include "proxy.h"
 #include "reactor.h"
 #include "reaper.h"
@@ -65,6 +66,7 @@ struct session {
 	char bundle[PATH_MAX]; /* system roots + the CA, bound over the system bundle */
 	struct proxy_secret *secrets;
 	bool proxy; /* the proxy runs */
+	bool dns; /* the DNS forwarder runs */
 };
 
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
@@ -516,7 +518,12 @@ static int start_proxy(struct session *s, char *err, size_t errlen)
 			 strerror(rc ? -rc : EIO));
 		return rc ? rc : -EIO;
 	}
-	return 0;
+	rc = dns_start(&(struct dns_opts){ .upstream = cfg->dns_upstream,
+					   .resolve = cfg->resolve,
+					   .nresolve = cfg->nresolve },
+		       err, errlen);
+	s->dns = rc == 0;
+	return rc;
 }
 
 /* The control server, once the policy is in force (see control.h). */
@@ -747,6 +754,9 @@ static void teardown(struct session *s)
 	if (s->proxy)
 		proxy_stop();
 	s->proxy = false;
+	if (s->dns)
+		dns_stop();
+	s->dns = false;
 	lost = end_modules();
 
 	if (s->store) {
