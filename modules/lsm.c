@@ -351,7 +351,8 @@ int lsm_compile(const struct cedar_policy_set *ps, enum mode m, uint32_t gen, st
 	}
 	if (rc)
 		goto fail;
-	qsort(pairs, np, sizeof(*pairs), key_cmp);
+	if (np)
+		qsort(pairs, np, sizeof(*pairs), key_cmp);
 	rc = set_entries(s, pairs, np);
 	if (!rc)
 		rc = set_decide(s);
