@@ -19,7 +19,7 @@ EOF2
 test_expect_success SESSION 'enforce: a permitted read succeeds, a forbidden one fails with EPERM, the row says deny and no-secret' '
 	(cd ws && "$LEASH" --db "$DB" -q --listen "" --mode enforce --allow-degraded --policy ../policy.cedar -- sh -c "cat readme; cat secret/key") >out 2>err; rc=$?; cat out err; test $rc -eq 1 &&
 	grep -x hello out &&
-	grep "secret/key: Operation not permitted" err &&
+	grep "secret/key.*Operation not permitted" err &&
 	test_eq "deny [\"no-secret\"]" "$(sql "SELECT decision || '\'' '\'' || policies FROM events WHERE kind = '\''file.open'\'' AND resource = '\''File::\"$TRASH/ws/secret/key\"'\'' ORDER BY seq DESC LIMIT 1")"
 '
 
