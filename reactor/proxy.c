@@ -78,6 +78,8 @@
 #define PROXY_LOW (256 << 10)
 #define PROXY_IDLE_S 300
 #define PROXY_HANDSHAKE_S 30
+#define PROXY_PEEK_MAX (16 * 1024) /* first bytes looked at: a ClientHello */
+#define PROXY_PEEK_WAIT_MS 10
 
 enum conn_via {
 	VIA_EXPLICIT, /* absolute-form requests, or CONNECT to come */
@@ -98,6 +100,7 @@ struct proxy {
 	struct evconnlistener *lst;
 	struct evdns_base *dns;
 	SSL_CTX *server_ctx, *client_ctx;
+	SSL_CTX *probe_ctx; /* reads ClientHellos without answering them */
 	struct proxy_opts o;
 	struct sockaddr_in addr;
 	char url[64];
@@ -280,7 +283,7 @@ static void publish_request(struct proxy_conn *c)
 	if (!r->started || r->published)
 		return;
 	r->published = true;
-	ev = record_new("http.request");
+	ev = record_new(c->opaque ? "proxy.tunnel" : "http.request");
 	if (!ev)
 		return;
 	if (c->pid)
@@ -323,6 +326,14 @@ static void publish_request(struct proxy_conn *c)
 	}
 	if (r->upgrade && r->status == 101)
 		json_object_set_new(ev->details, "upgrade", json_true());
+	if (c->opaque) {
+		/* Not HTTP: only where the bytes went is known. */
+		json_object_del(ev->details, "method");
+		json_object_del(ev->details, "path");
+		json_object_del(ev->details, "status");
+		json_object_set_new(ev->details, "scheme", json_string("opaque"));
+		json_object_set_new(ev->details, "opaque", json_string(c->opaque));
+	}
 	reactor_publish(ev);
 }
 
@@ -362,7 +373,7 @@ static void conn_refuse(struct proxy_conn *c, int status, const char *fmt, ...)
 	vsnprintf(body, sizeof(body) - 1, fmt, ap);
 	va_end(ap);
 	strcat(body, "\n");
-	if (c->cli && c->state != S_CLOSING && !c->resp_started)
+	if (c->cli && c->state != S_CLOSING && !c->resp_started && !c->opaque)
 		evbuffer_add_printf(bufferevent_get_output(c->cli),
 				    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
 				    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
@@ -603,6 +614,7 @@ static void on_up_event(struct bufferevent *bev, short what, void *arg)
 			}
 		}
 		if (c->state == S_TUNNEL) {
+			publish_request(c); /* an opaque tunnel ends here */
 			bufferevent_free(c->up);
 			c->up = NULL;
 			c->state = S_CLOSING;
@@ -1135,7 +1147,7 @@ static void on_cli_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED)
 		return; /* the TLS handshake with the agent is done */
 	if (c->req.started && !c->req.published && c->state != S_HEAD) {
-		if (!c->req.reason)
+		if (!c->req.reason && !c->opaque)
 			c->req.reason = strdup("client went away");
 		publish_request(c);
 	}
@@ -1178,7 +1190,8 @@ static void start_tls(struct proxy_conn *c)
 		return;
 	}
 	SSL_set_app_data(ssl, c);
-	/* Without SNI the certificate names what the agent connected to. */
+	/* Without SNI (inside CONNECT: transparent ones are opaque tunnels)
+	 * the certificate names what the agent connected to. */
 	if (ca_leaf(px.o.ca, c->tgt_host, &cert, &key, &hit) == 0) {
 		SSL_use_certificate(ssl, cert);
 		SSL_use_PrivateKey(ssl, key);
@@ -1196,26 +1209,161 @@ static void start_tls(struct proxy_conn *c)
 	cli_setup(c);
 }
 
+/* ---- the first bytes ------------------------------------------------------ */
+
+enum first_bytes {
+	FB_MORE, /* not enough yet to tell */
+	FB_TLS, /* a ClientHello naming a server */
+	FB_TLS_NO_SNI, /* a ClientHello without a server name */
+	FB_HTTP, /* a request line's method */
+	FB_OTHER, /* anything else */
+};
+
+static int probe_hello(SSL *ssl, int *alert, void *arg)
+{
+	int *sni = SSL_get_app_data(ssl);
+	const unsigned char *p;
+	size_t n;
+
+	*sni = SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &n) == 1;
+	return SSL_CLIENT_HELLO_ERROR; /* that is all the probe wanted */
+}
+
+/* Whether the ClientHello in B (N bytes) names a server: 1, 0, or -1 when
+ * OpenSSL could not read it. Parsed by OpenSSL in a throwaway handshake
+ * on a copy, so the socket still holds every byte. */
+static int hello_sni(const unsigned char *b, size_t n)
+{
+	SSL *ssl = SSL_new(px.probe_ctx);
+	BIO *in = BIO_new_mem_buf(b, (int)n), *out = BIO_new(BIO_s_mem());
+	int sni = -1;
+
+	if (!ssl || !in || !out) {
+		BIO_free(in);
+		BIO_free(out);
+		SSL_free(ssl);
+		return -1;
+	}
+	SSL_set_bio(ssl, in, out);
+	SSL_set_app_data(ssl, &sni);
+	SSL_accept(ssl);
+	SSL_free(ssl);
+	ERR_clear_error();
+	return sni;
+}
+
+static enum first_bytes first_bytes(const unsigned char *b, size_t n)
+{
+	size_t i;
+
+	if (b[0] == 0x16) {
+		if (n < 5 || (n < 5 + ((size_t)b[3] << 8 | b[4]) && n < PROXY_PEEK_MAX))
+			return FB_MORE;
+		switch (hello_sni(b, n)) {
+		case 0:
+			return FB_TLS_NO_SNI;
+		default: /* unreadable: the real handshake says why */
+			return FB_TLS;
+		}
+	}
+	for (i = 0; i < n && ((b[i] >= 'A' && b[i] <= 'Z') || b[i] == '-'); i++)
+		;
+	if (i == n)
+		return n < 32 ? FB_MORE : FB_OTHER;
+	return i > 0 && b[i] == ' ' ? FB_HTTP : FB_OTHER;
+}
+
+/* Neither HTTP nor TLS with a name: decided on what is known (the address
+ * and port the agent connected to, or the CONNECT host) and, if permitted,
+ * relayed as it is. WHY is static text. */
+static void start_opaque(struct proxy_conn *c, const char *why)
+{
+	struct proxy_req *r = &c->req;
+	struct policy_verdict v;
+	char rid[300];
+	json_t *ctx;
+
+	c->cli = bufferevent_socket_new(reactor_base(), c->fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->cli) {
+		conn_free(c);
+		return;
+	}
+	c->fd = -1;
+	cli_setup(c);
+	c->opaque = why;
+	r->started = true;
+	r->start_ns = record_now_ns();
+	snprintf(r->host, sizeof(r->host), "%s", c->tgt_host);
+	r->port = c->tgt_port;
+	host_rid(rid, sizeof(rid), r->host, r->port);
+	ctx = json_object();
+	json_object_set_new(ctx, "scheme", json_string("opaque"));
+	if (policy_decide("NetworkConnect", "Host", rid, false, ctx, &v) < 0) {
+		json_decref(ctx);
+		conn_refuse(c, 502, "leash: out of memory");
+		return;
+	}
+	json_decref(ctx);
+	r->decision = v.decision;
+	r->policies = v.policies;
+	v.policies = NULL;
+	if (v.decision == DECISION_DENY) {
+		conn_refuse(c, 403, "leash: %s denied by policy (%s)", rid, v.reason);
+		policy_verdict_free(&v);
+		return;
+	}
+	policy_verdict_free(&v);
+	if (up_dial(c) < 0) {
+		conn_refuse(c, 502, "leash: cannot reach %s", rid);
+		return;
+	}
+	c->state = S_TUNNEL;
+	cli_process(c);
+}
+
+static void start_peek_in(struct proxy_conn *c, int ms);
+
 static void on_peek(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy_conn *c = arg;
-	unsigned char b;
+	unsigned char b[PROXY_PEEK_MAX];
 	ssize_t n;
 
 	event_free(c->peek);
 	c->peek = NULL;
-	if (what & EV_TIMEOUT) {
+	if ((what & EV_TIMEOUT) && c->peeks == 0) {
 		conn_free(c);
 		return;
 	}
-	n = recv(fd, &b, 1, MSG_PEEK);
+	n = recv(fd, b, sizeof(b), MSG_PEEK);
 	if (n <= 0) {
 		conn_free(c);
 		return;
 	}
-	if (b == 0x16) {
+	switch (first_bytes(b, (size_t)n)) {
+	case FB_MORE:
+		/* The socket stays readable: wait a little, not for EV_READ. */
+		if (c->peeks++ < PROXY_HANDSHAKE_S * 1000 / PROXY_PEEK_WAIT_MS) {
+			start_peek_in(c, PROXY_PEEK_WAIT_MS);
+			return;
+		}
+		start_opaque(c, "the first bytes never said what they are");
+		return;
+	case FB_OTHER:
+		start_opaque(c, "neither TLS nor HTTP");
+		return;
+	case FB_TLS_NO_SNI:
+		if (c->via == VIA_TRANSPARENT) {
+			start_opaque(c, "TLS without a server name");
+			return;
+		}
 		start_tls(c);
 		return;
+	case FB_TLS:
+		start_tls(c);
+		return;
+	case FB_HTTP:
+		break;
 	}
 	c->cli = bufferevent_socket_new(reactor_base(), c->fd, 0);
 	if (!c->cli) {
@@ -1226,14 +1374,26 @@ static void on_peek(evutil_socket_t fd, short what, void *arg)
 	cli_process(c);
 }
 
-static void start_peek(struct proxy_conn *c)
+/* Waits for the first bytes: for EV_READ (MS 0, with the handshake
+ * timeout), or MS milliseconds. */
+static void start_peek_in(struct proxy_conn *c, int ms)
 {
 	struct timeval tv = { PROXY_HANDSHAKE_S, 0 };
 
+	if (ms) {
+		tv.tv_sec = 0;
+		tv.tv_usec = ms * 1000;
+	}
 	c->state = S_PEEK;
-	c->peek = event_new(reactor_base(), c->fd, EV_READ, on_peek, c);
+	c->peek = event_new(reactor_base(), c->fd, ms ? 0 : EV_READ, on_peek, c);
 	if (!c->peek || event_add(c->peek, &tv) < 0)
 		conn_free(c);
+}
+
+static void start_peek(struct proxy_conn *c)
+{
+	c->peeks = 0;
+	start_peek_in(c, 0);
 }
 
 static void conn_free(struct proxy_conn *c)
@@ -1313,6 +1473,12 @@ static int tls_setup(char *err, size_t errlen)
 	}
 	SSL_CTX_set_min_proto_version(px.server_ctx, TLS1_2_VERSION);
 	SSL_CTX_set_tlsext_servername_callback(px.server_ctx, on_sni);
+	px.probe_ctx = SSL_CTX_new(TLS_server_method());
+	if (!px.probe_ctx) {
+		snprintf(err, errlen, "proxy: cannot create TLS contexts");
+		return -ENOMEM;
+	}
+	SSL_CTX_set_client_hello_cb(px.probe_ctx, probe_hello, NULL);
 	SSL_CTX_set_session_cache_mode(px.server_ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_min_proto_version(px.client_ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(px.client_ctx, SSL_VERIFY_PEER, NULL);
@@ -1380,6 +1546,7 @@ void proxy_stop(void)
 	if (px.dns)
 		evdns_base_free(px.dns, 0);
 	SSL_CTX_free(px.server_ctx);
+	SSL_CTX_free(px.probe_ctx);
 	SSL_CTX_free(px.client_ctx);
 	memset(&px, 0, sizeof(px));
 }

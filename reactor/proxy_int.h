@@ -55,6 +55,8 @@ struct proxy_conn {
 	int via; /* enum conn_via */
 	int state; /* enum conn_state */
 	bool tls;
+	const char *opaque; /* why this is an opaque tunnel (static text), or NULL */
+	int peeks; /* waits for more of the first bytes */
 	char sni[256];
 	char tgt_host[256]; /* CONNECT host, or the redirected address */
 	uint16_t tgt_port;
