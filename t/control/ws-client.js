@@ -43,7 +43,13 @@ if (opt.token) headers.Authorization = 'Bearer ' + opt.token;
 const ws = new WebSocket(url, { headers, origin: opt.origin, perMessageDeflate: false });
 let events = 0, beats = 0;
 const out = [];
+let finished = false;
+// Once only: a close after the last wanted frame calls it again, and a
+// second write would print every frame twice.
 const finish = (code) => {
+	if (finished)
+		return;
+	finished = true;
 	process.stdout.write(out.join(''), () => process.exit(code));
 };
 setTimeout(() => { out.push(JSON.stringify({ timeout: true }) + '\n'); finish(3); }, opt.timeout);
