@@ -229,6 +229,7 @@ static const struct route routes[] = {
 	{ "POST", "/api/mode", api_mode_post },
 	{ "GET", "/api/events", api_events },
 	{ "GET", "/api/sessions", api_sessions },
+	{ "POST", "/api/mcp/decide", api_mcp_decide },
 };
 
 static bool is_stream(const char *path)

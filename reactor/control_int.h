@@ -53,6 +53,8 @@ void api_mode_get(struct http_conn *c, const struct http_request *rq);
 void api_mode_post(struct http_conn *c, const struct http_request *rq);
 void api_events(struct http_conn *c, const struct http_request *rq);
 void api_sessions(struct http_conn *c, const struct http_request *rq);
+/* POST /api/mcp/decide (control_mcp.c). */
+void api_mcp_decide(struct http_conn *c, const struct http_request *rq);
 
 /* Read-only store access (control_db.c). */
 int control_db_open(const char *path, char *err, size_t errlen);

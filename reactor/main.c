@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "identity.h"
 #include "log.h"
+#include "mcp_wrap.h"
 #include "policy.h"
 #include "policy_cmd.h"
 #include "session.h"
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
 		return ca_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "mcp") == 0)
+		return mcp_wrap_main(argc - 1, argv + 1);
 	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 	case CLI_DONE:
 		cli_free(&cfg);

@@ -28,6 +28,7 @@
 #include "ca.h"
 #include "cgroup.h"
 #include "control.h"
+#include "control_mcp.h"
 #include "identity.h"
 #include "log.h"
 #include "module.h"
@@ -242,6 +243,13 @@ static char **build_env(const struct session *s)
 		}
 	}
 	proxy_env(s, env, &i);
+	/* Where `leash mcp wrap` asks for decisions (see control_mcp.h). */
+	if (control_mcp_path()) {
+		static char mcp[PATH_MAX];
+
+		snprintf(mcp, sizeof(mcp), "%s=%s", CONTROL_MCP_ENV, control_mcp_path());
+		env_put(env, &i, mcp);
+	}
 	for (int k = 0; k < cfg->nenv; k++)
 		env_put(env, &i, cfg->env[k]);
 	for (int k = 0; k < cfg->nsecrets; k++) {
@@ -643,6 +651,10 @@ static int setup(struct session *s, char *err, size_t errlen)
 	rc = start_proxy(s, err, errlen);
 	if (rc)
 		return rc;
+	/* Without it `leash mcp wrap` refuses every tool call: not fatal. */
+	if (control_mcp_start(s->uuid, s->id.uid, s->id.gid, err, errlen) < 0)
+		log_warn("%s", err);
+	err[0] = '\0';
 	return start_control(s, cwd, err, errlen);
 }
 
@@ -757,6 +769,7 @@ static void teardown(struct session *s)
 	if (s->dns)
 		dns_stop();
 	s->dns = false;
+	control_mcp_stop();
 	lost = end_modules();
 
 	if (s->store) {

@@ -1,0 +1,55 @@
+// stdio-client.mjs STEP... -- COMMAND ARGS...: an MCP client (the official
+// SDK) that starts COMMAND as a stdio server (as an agent starts a
+// configured MCP server; the environment is passed on only when
+// MCP_PASS_ENV=1, else the SDK's default, minimal one). Steps: list,
+// call:NAME:JSON, raw:JSON (a raw JSON-RPC line written to the server's
+// stdin; the answers with its ids are printed). One JSON line per step.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const argv = process.argv.slice(2);
+const sep = argv.indexOf('--');
+const steps = argv.slice(0, sep);
+const [command, ...args] = argv.slice(sep + 1);
+const transport = new StdioClientTransport({ command, args, stderr: 'inherit',
+	...(process.env.MCP_PASS_ENV === '1' ? { env: process.env } : {}) });
+const client = new Client({ name: 'leash-stdio-client', version: '0.9.0' });
+await client.connect(transport);
+const out = (x) => console.log(JSON.stringify(x));
+
+// Raw messages: answers to the ids we send are caught before the SDK sees them.
+const waiting = new Map();
+const onmessage = transport.onmessage;
+transport.onmessage = (m) => {
+	const k = JSON.stringify(m.id);
+	if (waiting.has(k)) waiting.get(k)(m);
+	else onmessage(m);
+};
+
+for (const step of steps) {
+	const [op, ...rest] = step.split(':');
+	const arg = rest.join(':');
+	try {
+		if (op === 'list') {
+			out({ ok: (await client.listTools()).tools.map((t) => t.name) });
+		} else if (op === 'call') {
+			const i = arg.indexOf(':');
+			const name = i < 0 ? arg : arg.slice(0, i);
+			const a = i < 0 ? {} : JSON.parse(arg.slice(i + 1));
+			const r = await client.callTool({ name, arguments: a });
+			out({ ok: r.content.map((c) => c.text).join(''), isError: !!r.isError });
+		} else if (op === 'raw') {
+			const msgs = [].concat(JSON.parse(arg)).filter((m) => m.id !== undefined);
+			const answers = await Promise.all(msgs.map((m) => new Promise((res) => {
+				waiting.set(JSON.stringify(m.id), res);
+				setTimeout(() => res({ id: m.id, timeout: true }), 5000);
+			})).concat([transport.send(JSON.parse(arg))]).slice(0, msgs.length));
+			out({ answers: answers.map((m) => ({ id: m.id, idType: typeof m.id,
+				...(m.timeout ? { timeout: true } : m.error ? { error: m.error.code, message: m.error.message } :
+					{ text: m.result.content.map((c) => c.text).join('') }) })) });
+		}
+	} catch (e) {
+		out({ error: { code: e.code, message: e.message } });
+	}
+}
+await client.close();

@@ -1,0 +1,179 @@
+#!/bin/sh
+test_description='leash mcp wrap: a stdio MCP server (the official SDK) behind the wrapper, the SDK client inside the sandbox; tools/call decided by the session over its MCP socket, forbidden calls answered by the wrapper and never seen by the server; fail closed outside a session'
+. "$(dirname "$0")/test-lib.sh"
+
+test -d "$TEST_DIRECTORY/mcp/node_modules/@modelcontextprotocol/sdk" && command -v node >/dev/null &&
+	test_set_prereq MCP_SDK
+test_have_prereq SESSION,MCP_SDK && test_set_prereq MCP_SESSION
+
+M=$TEST_DIRECTORY/mcp
+cat >enforce.cedar <<'EOF2'
+@id("all-files")
+permit (principal, action in [Action::"FileOpen", Action::"ProcessExec"], resource);
+@id("net")
+permit (principal, action == Action::"NetworkConnect", resource);
+@id("tools-server")
+permit (principal, action == Action::"McpCall", resource in MCP::Server::"stdio:tools");
+@id("no-delete")
+forbid (principal, action == Action::"McpCall", resource == MCP::Tool::"delete-everything");
+@id("no-etc")
+forbid (principal, action == Action::"McpCall", resource == MCP::Tool::"read-file")
+when { context.arguments.path like "/etc/*" };
+EOF2
+
+# wrun MODE POLICY STEP...: the SDK client inside leash, its server
+# "stdio:tools" started through leash mcp wrap.
+wrun() {
+	mode=$1 policy=$2
+	shift 2
+	leash_run --mode $mode --policy $policy --listen '' -- \
+		node "$M/stdio-client.mjs" "$@" -- "$LEASH" mcp wrap --name tools -- \
+		node "$M/stdio-server.mjs" "$TRASH/server.log" 2>leash.err
+}
+ev() { # ev TOOL FIELDS: FIELDS of the last mcp.call event about TOOL
+	sql "SELECT $2 FROM events WHERE kind = 'mcp.call' AND json_extract(details, '\$.tool') = '$1' ORDER BY seq DESC LIMIT 1"
+}
+calls() { # the tool calls the server received, one name per line
+	sed -n 's/^{"tool":"\([^"]*\)".*/\1/p' server.log | tr '\n' ' '
+}
+
+test_expect_success MCP_SDK 'outside a session the wrapper refuses to start the server, and says why' '
+	: >server.log &&
+	! node "$M/stdio-client.mjs" list -- "$LEASH" mcp wrap -- \
+		node "$M/stdio-server.mjs" "$TRASH/server.log" 2>err &&
+	grep -F "not inside a leash session" err && grep -F -- "--no-session" err
+'
+
+test_expect_success MCP_SDK '--no-session relays ungoverned, byte for byte, and says so' '
+	: >server.log &&
+	node "$M/stdio-client.mjs" list "call:delete-everything" -- "$LEASH" mcp wrap --no-session -- \
+		node "$M/stdio-server.mjs" "$TRASH/server.log" >out 2>err &&
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\"]}
+{\"ok\":\"deleted\",\"isError\":false}" "$(cat out)" &&
+	test_eq "delete-everything " "$(calls)" &&
+	grep -F "relayed ungoverned" err
+'
+
+test_expect_success MCP_SESSION,SQLITE3 'enforce: a permitted call passes and is recorded with its policy, server stdio:tools and outcome' '
+	: >server.log && reset_db &&
+	wrun enforce enforce.cedar list "call:echo:{\"text\":\"hi there\"}" call:fail >out &&
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\"]}
+{\"ok\":\"hi there\",\"isError\":false}
+{\"ok\":\"it failed\",\"isError\":true}" "$(cat out)" &&
+	test_eq "echo fail " "$(calls)" &&
+	test_eq "McpCall|MCP::Tool::\"echo\"|allow|[\"tools-server\"]|stdio:tools|stdio|result|{\"text\":\"hi there\"}|2" \
+		"$(ev echo "action || \"|\" || resource || \"|\" || decision || \"|\" || policies || \"|\" || json_extract(details, \"\$.server\") || \"|\" || json_extract(details, \"\$.transport\") || \"|\" || json_extract(details, \"\$.outcome\") || \"|\" || json_extract(details, \"\$.arguments\") || \"|\" || json_extract(details, \"\$.id\")")" &&
+	test "$(ev echo "json_extract(details, \"\$.duration_ms\") > 0 AND pid > 0")" = 1 &&
+	test_eq "tool_error|1" "$(ev fail "json_extract(details, \"\$.outcome\") || \"|\" || json_extract(details, \"\$.is_error\")")"
+'
+
+test_expect_success MCP_SESSION,SQLITE3 'enforce: a forbidden tool gets -32000 naming the policy; the server never sees it' '
+	: >server.log && reset_db &&
+	wrun enforce enforce.cedar call:delete-everything "call:read-file:{\"path\":\"/etc/shadow\"}" \
+		"call:read-file:{\"path\":\"/work/notes\"}" >out &&
+	sed -n 1p out | grep -F "\"code\":-32000" &&
+	sed -n 1p out | grep -F "MCP tool '"'"'delete-everything'"'"' on stdio:tools denied by policy [\\\"no-delete\\\"]" &&
+	sed -n 2p out | grep -F "\"code\":-32000" && sed -n 2p out | grep -F "no-etc" &&
+	test_eq "{\"ok\":\"contents of /work/notes\",\"isError\":false}" "$(sed -n 3p out)" &&
+	test_eq "read-file " "$(calls)" &&
+	! grep -q -e delete-everything -e /etc/shadow server.log &&
+	test_eq "deny|[\"no-delete\"]|denied" "$(ev delete-everything "decision || \"|\" || policies || \"|\" || json_extract(details, \"\$.outcome\")")" &&
+	test_eq "deny|/etc/shadow" "$(sql "SELECT decision || \"|\" || json_extract(details, \"\$.arguments.path\") FROM events WHERE kind = \"mcp.call\" AND decision = \"deny\" AND json_extract(details, \"\$.tool\") = \"read-file\"")"
+'
+
+RAW='{"jsonrpc":"2.0","id":"s-7","method":"tools/call","params":{"name":"delete-everything","arguments":{}}}'
+BATCH='[{"jsonrpc":"2.0","id":101,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b1"}}},{"jsonrpc":"2.0","id":"x-102","method":"tools/call","params":{"name":"delete-everything","arguments":{}}}]'
+
+test_expect_success MCP_SESSION,SQLITE3 'enforce: the error keeps a string id (SDK client and server)' '
+	: >server.log && reset_db &&
+	wrun enforce enforce.cedar "raw:$RAW" >out &&
+	test_eq "{\"answers\":[{\"id\":\"s-7\",\"idType\":\"string\",\"error\":-32000,\"message\":\"leash: MCP tool '"'"'delete-everything'"'"' on stdio:tools denied by policy [\\\"no-delete\\\"] (policy)\"}]}" "$(cat out)" &&
+	test_eq "" "$(calls)" &&
+	test_eq "\"s-7\"" "$(ev delete-everything "json_quote(json_extract(details, \"\$.id\"))")"
+'
+
+# The SDK (1.32) no longer speaks JSON-RPC batches over stdio, so batches
+# and byte-exactness are shown with raw lines and a server that is tee:
+# what it echoes is exactly what reached it.
+cat >raw.in <<'EOF2'
+{ "jsonrpc" : "2.0",  "method":"notifications/initialized" }
+[{"jsonrpc":"2.0","id":101,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b1"}}},{"jsonrpc":"2.0","id":"x-102","method":"tools/call","params":{"name":"delete-everything","arguments":{}}},{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}]
+{"jsonrpc":"2.0",   "id":7, "method":"tools/call","params":{"name":"echo","arguments":{"text":"é \u00e9"}}}
+not json at all
+[{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"delete-everything"}}]
+{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"delete-everything"}}
+EOF2
+
+test_expect_success MCP_SESSION,SQLITE3 'raw lines: a batch loses only its forbidden call (answered with its id); other lines reach the server byte for byte' '
+	reset_db &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" -- sh -c \
+		"\"$LEASH\" mcp wrap --name tools -- tee raw.seen <raw.in" >raw.out 2>leash.err &&
+	cat >raw.want <<-\EOF2 &&
+	{ "jsonrpc" : "2.0",  "method":"notifications/initialized" }
+	[{"jsonrpc":"2.0","id":101,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b1"}}},{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}]
+	{"jsonrpc":"2.0",   "id":7, "method":"tools/call","params":{"name":"echo","arguments":{"text":"é \u00e9"}}}
+	not json at all
+	EOF2
+	test_cmp raw.want raw.seen &&
+	grep -F "[{\"jsonrpc\":\"2.0\",\"id\":\"x-102\",\"error\":{\"code\":-32000," raw.out &&
+	grep -F "[{\"jsonrpc\":\"2.0\",\"id\":8,\"error\":{\"code\":-32000," raw.out &&
+	grep -F "{\"jsonrpc\":\"2.0\",\"id\":9,\"error\":{\"code\":-32000," raw.out &&
+	test_eq 3 "$(sql "SELECT count(*) FROM events WHERE kind = \"mcp.call\" AND decision = \"deny\"")" &&
+	test_eq "101|7" "$(sql "SELECT group_concat(json_extract(details, \"\$.id\"), \"|\") FROM events WHERE kind = \"mcp.call\" AND decision = \"allow\"")" &&
+	test_eq "connection closed" "$(ev echo "json_extract(details, \"\$.outcome\")")"
+'
+
+test_expect_success MCP_SESSION,SQLITE3 'a server no rule permits is denied by default; the environment need not be passed on' '
+	: >server.log && reset_db &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" -- \
+		node "$M/stdio-client.mjs" call:echo -- "$LEASH" mcp wrap -- \
+		node "$M/stdio-server.mjs" "$TRASH/server.log" >out 2>leash.err &&
+	grep -F "\"code\":-32000" out && grep -F "on stdio:node denied by policy (default deny)" out &&
+	test_eq "" "$(calls)" &&
+	test_eq "deny|stdio:node" "$(ev echo "decision || \"|\" || json_extract(details, \"\$.server\")")"
+'
+
+test_expect_success MCP_SESSION,SQLITE3 'record mode: every call reaches the server and is recorded, nothing decided' '
+	: >server.log && reset_db &&
+	wrun record enforce.cedar call:delete-everything >out &&
+	test_eq "{\"ok\":\"deleted\",\"isError\":false}" "$(cat out)" &&
+	test_eq "delete-everything " "$(calls)" &&
+	test_eq "allow|record mode|result" "$(ev delete-everything "decision || \"|\" || json_extract(details, \"\$.reason\") || \"|\" || json_extract(details, \"\$.outcome\")")"
+'
+
+test_expect_success MCP_SESSION,SQLITE3 'shadow: a forbidden call goes through, recorded would_deny' '
+	: >server.log && reset_db &&
+	wrun shadow enforce.cedar call:delete-everything >out &&
+	test_eq "{\"ok\":\"deleted\",\"isError\":false}" "$(cat out)" &&
+	test_eq "would_deny|[\"no-delete\"]|result" "$(ev delete-everything "decision || \"|\" || policies || \"|\" || json_extract(details, \"\$.outcome\")")"
+'
+
+cat >ask.py <<'EOF2'
+# ask.py LINE: LINE sent to the session's MCP socket, the answer printed
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["LEASH_MCP_SOCKET"])
+s.sendall(sys.argv[1].encode() + b"\n")
+print(s.makefile().readline().strip())
+EOF2
+
+test_expect_success MCP_SESSION,PYTHON3 'the MCP socket only decides and records: any other request is refused; it is gone after the session' '
+	reset_db &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" -- sh -c \
+		"python3 ask.py \"{\\\"op\\\":\\\"mode\\\",\\\"mode\\\":\\\"record\\\"}\"; echo \$LEASH_MCP_SOCKET" >out 2>leash.err &&
+	sed -n 1p out | grep -F "this socket only decides and records" &&
+	sock=$(sed -n 2p out) && case "$sock" in /run/leash-mcp/*.sock) ;; *) false ;; esac &&
+	test ! -e "$sock"
+'
+
+test_expect_success MCP_SESSION,PYTHON3 'a process outside the session cannot use its MCP socket' '
+	reset_db && rm -f sockpath &&
+	{ leash_run --mode enforce --policy enforce.cedar --listen "" -- sh -c \
+		"echo \$LEASH_MCP_SOCKET >sockpath; sleep 3" 2>leash.err & } &&
+	for i in $(seq 50); do test -s sockpath && break; sleep 0.1; done &&
+	LEASH_MCP_SOCKET=$(cat sockpath) python3 ask.py "{\"op\":\"decide\",\"server\":\"stdio:tools\",\"tool\":\"echo\"}" >out &&
+	grep -F "not a process of this leash session" out &&
+	wait
+'
+
+test_done
