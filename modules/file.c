@@ -46,6 +46,7 @@
 
 #include "cedar/cedar.h"
 #include "log.h"
+#include "lsm.h"
 #include "module.h"
 #include "policy.h"
 #include "process.h"
@@ -720,6 +721,10 @@ static int file_session_ready(char *err, size_t errlen)
 {
 	const struct session_info *s = reactor_session();
 	int rc;
+
+	/* The bpf LSM backend decides opens and execs in the kernel. */
+	if (lsm_active())
+		return 0;
 
 	/* The cgroup path relative to the cgroup2 root, as /proc/PID/cgroup
 	 * shows it: ROOT/leash/UUID -> /leash/UUID. */
