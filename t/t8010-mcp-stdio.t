@@ -176,4 +176,21 @@ test_expect_success MCP_SESSION,PYTHON3 'a process outside the session cannot us
 	wait
 '
 
+test_expect_success MCP_SESSION,SQLITE3 'POST /api/mcp/decide on the control server (token required) decides and records' '
+	reset_db && rm -f started &&
+	port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])") &&
+	tok=0123456789abcdef0123 &&
+	{ leash_run --mode enforce --policy enforce.cedar --listen 127.0.0.1:$port --token $tok -- \
+		sh -c ": >started; sleep 3" 2>leash.err & } &&
+	for i in $(seq 50); do test -e started && break; sleep 0.1; done &&
+	curl -s -H "Authorization: Bearer $tok" -H "Content-Type: application/json" \
+		-d "{\"server\":\"stdio:tools\",\"tool\":\"delete-everything\",\"arguments\":{}}" \
+		http://127.0.0.1:$port/api/mcp/decide >out &&
+	grep -F "\"decision\":\"deny\"" out && grep -F "no-delete" out &&
+	curl -s -o /dev/null -w "%{http_code}" -H "Content-Type: application/json" -d "{}" \
+		http://127.0.0.1:$port/api/mcp/decide >code && test_eq 401 "$(cat code)" &&
+	wait &&
+	test_eq "deny|denied" "$(ev delete-everything "decision || \"|\" || json_extract(details, \"\$.outcome\")")"
+'
+
 test_done
