@@ -45,6 +45,7 @@
 #include <bpf/libbpf.h>
 
 #include "cedar/cedar.h"
+#include "bpfring.h"
 #include "events.h"
 #include "log.h"
 #include "module.h"
@@ -701,9 +702,7 @@ int network_imply_cidr(struct cedar_entities *es, const char *rid)
 #define PROTECT_MAX 256
 
 static struct network_bpf *skel;
-static struct ring_buffer *rb;
-static struct reactor_watch *rb_watch, *stats_watch;
-static uint64_t drops_seen, malformed;
+static struct bpfring ring;
 static struct net_set *kept[SETS_KEPT]; /* kept[0] is in force */
 static struct net_protect_key protects[PROTECT_MAX];
 static size_t nprotects;
@@ -1653,53 +1652,11 @@ static int on_record(void *ctx, void *data, size_t size)
 
 	if (size != sizeof(struct ev_net) || h->version != EV_VERSION || h->size != size ||
 	    (h->type != EV_NET_CONNECT && h->type != EV_NET_SENDMSG)) {
-		malformed++;
+		ring.malformed++;
 		return 0;
 	}
 	decode_net(data);
 	return 0;
-}
-
-static void on_ring(void *arg)
-{
-	if (ring_buffer__consume(rb) < 0)
-		log_warn("network: cannot read the ring buffer");
-}
-
-static uint64_t read_stat(enum net_stat which)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t sum = 0, *vals;
-	__u32 key = which;
-
-	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
-		return 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats_map), &key, vals) == 0)
-		for (int i = 0; i < ncpu; i++)
-			sum += vals[i];
-	free(vals);
-	return sum;
-}
-
-static void check_loss(void *arg)
-{
-	uint64_t drops = read_stat(NET_STAT_RINGBUF_DROPS);
-	struct record *r;
-
-	if (drops <= drops_seen)
-		return;
-	log_warn("network: the kernel dropped %llu events (ring buffer full)",
-		 (unsigned long long)(drops - drops_seen));
-	r = record_new("stats.loss");
-	if (r) {
-		json_object_set_new(r->details, "source", json_string("network"));
-		json_object_set_new(r->details, "ringbuf_drops",
-				    json_integer((json_int_t)(drops - drops_seen)));
-		json_object_set_new(r->details, "ringbuf_drops_total",
-				    json_integer((json_int_t)drops));
-		reactor_publish(r);
-	}
-	drops_seen = drops;
 }
 
 /* ---- the module --------------------------------------------------------- */
@@ -1749,16 +1706,13 @@ static int network_session_start(char *err, size_t errlen)
 	    (rc = attach(skel->progs.handle_recvmsg6, &skel->links.handle_recvmsg6, s->cgroup_fd,
 			 err, errlen)))
 		return rc;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events_map), on_record, NULL, NULL);
-	if (!rb) {
-		snprintf(err, errlen, "network: cannot open ring buffer: %s", strerror(errno));
-		return -errno;
-	}
-	rb_watch = reactor_watch_fd(ring_buffer__epoll_fd(rb), on_ring, NULL);
-	stats_watch = reactor_every(1000, check_loss, NULL);
+	rc = bpfring_open(&ring, "network", bpf_map__fd(skel->maps.events_map), on_record,
+			  bpf_map__fd(skel->maps.stats_map), NET_STAT_RINGBUF_DROPS, err, errlen);
+	if (rc)
+		return rc;
 	bind_watch = reactor_every(1000, bind_expire, NULL);
-	if (!rb_watch || !stats_watch || !bind_watch) {
-		snprintf(err, errlen, "network: cannot watch the ring buffer");
+	if (!bind_watch) {
+		snprintf(err, errlen, "network: cannot watch the name bindings");
 		return -ENOMEM;
 	}
 	return 0;
@@ -1766,40 +1720,31 @@ static int network_session_start(char *err, size_t errlen)
 
 static void network_session_end(void)
 {
-	if (rb)
-		ring_buffer__consume(rb);
-	if (skel)
-		check_loss(NULL);
-	if (malformed)
-		log_warn("network: %llu malformed kernel records dropped",
-			 (unsigned long long)malformed);
+	bpfring_drain(&ring);
 }
 
 static uint64_t network_lost(void)
 {
-	return drops_seen + malformed;
+	return bpfring_lost(&ring);
 }
 
 static void network_fini(void)
 {
-	reactor_unwatch(rb_watch);
-	reactor_unwatch(stats_watch);
+	bpfring_close(&ring);
 	reactor_unwatch(bind_watch);
-	rb_watch = stats_watch = bind_watch = NULL;
+	bind_watch = NULL;
 	while (nbinds)
 		bind_drop(nbinds - 1);
 	free(binds);
 	binds = NULL;
 	dyn_total = 0;
-	ring_buffer__free(rb);
-	rb = NULL;
 	network_bpf__destroy(skel);
 	skel = NULL;
 	for (int i = 0; i < SETS_KEPT; i++) {
 		network_set_free(kept[i]);
 		kept[i] = NULL;
 	}
-	drops_seen = malformed = 0;
+	memset(&ring, 0, sizeof(ring));
 }
 
 /* HttpRewrite: the proxy (reactor/proxy.c) applies it toward verified hosts
