@@ -454,7 +454,7 @@ int ca_main(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s/leash", xdg);
 	else
 		snprintf(dir, sizeof(dir), "%s/.local/share/leash", id.home);
-	rc = ca_dir_prepare(dir, id.uid, id.gid);
+	rc = identity_mkdirs(dir, id.uid, id.gid);
 	if (rc) {
 		log_err("ca: cannot create '%s': %s", dir, strerror(-rc));
 		return 1;
@@ -467,27 +467,4 @@ int ca_main(int argc, char **argv)
 	printf("%s\nsha256 %s\n", ca_cert_path(ca), fp);
 	ca_close(ca);
 	return 0;
-}
-
-int ca_dir_prepare(const char *path, uid_t uid, gid_t gid)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p)
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(buf, 0700) == 0) {
-			if (chown(buf, uid, gid) < 0)
-				return -errno;
-		} else if (errno != EEXIST) {
-			return -errno;
-		}
-		*p = c;
-		if (!c)
-			return 0;
-	}
 }

@@ -48,10 +48,6 @@ void ca_flush(struct ca *ca);
  * certificate to PATH, mode 0644, atomically. 0 or -errno. */
 int ca_write_bundle(const struct ca *ca, const char *system, const char *path);
 
-/* mkdir -p PATH, giving each directory it creates (0700) to UID:GID.
- * 0 or -errno. */
-int ca_dir_prepare(const char *path, uid_t uid, gid_t gid);
-
 /* `leash ca`: prints the CA's certificate path and fingerprint for the
  * invoking user, creating the CA if needed. Exit status. */
 int ca_main(int argc, char **argv);

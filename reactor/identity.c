@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "identity.h"
 
 static int parse_id(const char *s, unsigned long *out)
@@ -63,4 +65,27 @@ int identity_resolve(struct identity *id, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+int identity_mkdirs(const char *path, uid_t uid, gid_t gid)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(buf, 0700) == 0) {
+			if (chown(buf, uid, gid) < 0)
+				return -errno;
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+		*p = c;
+		if (!c)
+			return 0;
+	}
 }

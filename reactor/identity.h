@@ -27,4 +27,8 @@ struct identity {
  * names no user). */
 int identity_resolve(struct identity *id, char *err, size_t errlen);
 
+/* mkdir -p PATH, giving each directory it creates (0700) to UID:GID, so
+ * the invoking user owns what leash makes in their home. 0 or -errno. */
+int identity_mkdirs(const char *path, uid_t uid, gid_t gid);
+
 #endif

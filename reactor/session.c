@@ -83,30 +83,6 @@ static int make_uuid(char *out)
 	return 0;
 }
 
-/* mkdir -p, giving each directory it creates to UID:GID. */
-static int mkdirs_owned(const char *path, uid_t uid, gid_t gid)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p)
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(buf, 0700) == 0) {
-			if (chown(buf, uid, gid) < 0)
-				return -errno;
-		} else if (errno != EEXIST) {
-			return -errno;
-		}
-		*p = c;
-		if (!c)
-			return 0;
-	}
-}
-
 /* The default database: $XDG_DATA_HOME/leash/leash.db of the invoking
  * user (under sudo, that user's ~/.local/share; sudo's environment is
  * root's, so XDG_DATA_HOME is only trusted without sudo). */
@@ -134,7 +110,7 @@ static int resolve_db(struct session *s, char *err, size_t errlen)
 		}
 		snprintf(s->data_dir, sizeof(s->data_dir), "%s/.local/share/leash", s->id.home);
 	}
-	rc = mkdirs_owned(s->data_dir, s->id.uid, s->id.gid);
+	rc = identity_mkdirs(s->data_dir, s->id.uid, s->id.gid);
 	if (rc) {
 		snprintf(err, errlen, "cannot create '%s': %s", s->data_dir, strerror(-rc));
 		return rc;
