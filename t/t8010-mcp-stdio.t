@@ -153,7 +153,10 @@ cat >ask.py <<'EOF2'
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(os.environ["LEASH_MCP_SOCKET"])
-s.sendall(sys.argv[1].encode() + b"\n")
+try:
+    s.sendall(sys.argv[1].encode() + b"\n")
+except BrokenPipeError:
+    pass  # a refused peer is answered and closed at once: read the answer
 print(s.makefile().readline().strip())
 EOF2
 
