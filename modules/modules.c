@@ -9,15 +9,10 @@
  */
 #include "module.h"
 
-extern const struct module file_module, process_module, network_module, mcp_module,
-	lsm_module;
+extern const struct module file_module, process_module, network_module, mcp_module, lsm_module;
 
 const struct module *const modules[] = {
-	&process_module,
-	&lsm_module,
-	&file_module,
-	&network_module,
-	&mcp_module,
+	&process_module, &lsm_module, &file_module, &network_module, &mcp_module,
 };
 
 const size_t modules_count = sizeof(modules) / sizeof(modules[0]);
