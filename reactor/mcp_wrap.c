@@ -171,7 +171,8 @@ static json_t *session_ask(struct wrap *w, const json_t *req)
 
 	if (session_send(w, req) < 0)
 		return NULL;
-	while (!(nl = memchr(w->sess_in.p, '\n', w->sess_in.n))) {
+	/* memchr on an empty buffer would be given a NULL pointer */
+	while (!w->sess_in.n || !(nl = memchr(w->sess_in.p, '\n', w->sess_in.n))) {
 		struct pollfd p = { .fd = w->sess, .events = POLLIN };
 		ssize_t r;
 
@@ -321,7 +322,7 @@ static void agent_bytes(struct wrap *w, const char *p, size_t n, bool eof)
 	char *nl;
 
 	buf_add(&w->line, p, n);
-	while ((nl = memchr(w->line.p, '\n', w->line.n))) {
+	while (w->line.n && (nl = memchr(w->line.p, '\n', w->line.n))) {
 		size_t len = nl - w->line.p + 1;
 
 		agent_line(w, w->line.p, len);
