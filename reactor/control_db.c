@@ -1,7 +1,11 @@
 /* control_db.c: GET /api/events and /api/sessions, from the audit log.
  *
- * Its own read-only SQLite connection (WAL: readers never wait for the
- * store's writer, nor it for us). The loop must not wait long, so every
+ * Its own SQLite connection, made read-only by PRAGMA query_only (WAL:
+ * readers never wait for the store's writer, nor it for us). Not
+ * SQLITE_OPEN_READONLY: a read-only connection cannot create the -wal and
+ * -shm files, and fails with "unable to open database file" whenever it
+ * looks at a WAL database in the moment they do not exist (just created,
+ * or after the last other connection closed and removed them). The loop must not wait long, so every
  * query is bounded twice: by construction, each events page scans at most
  * CONTROL_SCAN consecutive seqs of one session through the primary key
  * (session, seq), and returns a cursor to go on below them even when that
@@ -45,9 +49,11 @@ static int on_progress(void *arg)
 
 int control_db_open(const char *path, char *err, size_t errlen)
 {
-	int rc = sqlite3_open_v2(path, &control.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	int rc = sqlite3_open_v2(path, &control.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 				 NULL);
 
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(control.db, "PRAGMA query_only = 1", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "control: cannot open '%s': %s", path,
 			 control.db ? sqlite3_errmsg(control.db) : "out of memory");
