@@ -822,9 +822,15 @@ static void file_fini(void)
 	nmarked = 0;
 }
 
+static const char *file_backend(void)
+{
+	return lsm_active() ? "bpf-lsm" : "fanotify";
+}
+
 const struct module file_module = {
 	.name = "file",
 	.enforces = file_actions,
+	.backend = file_backend,
 	.session_ready = file_session_ready,
 	.session_end = file_session_end,
 	.policy_prepare = file_policy_prepare,

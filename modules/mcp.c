@@ -38,9 +38,15 @@ static void mcp_commit(void *staged)
 	mcp_set_governed(*(bool *)staged);
 }
 
+static const char *mcp_backend(void)
+{
+	return "proxy, mcp wrap";
+}
+
 const struct module mcp_module = {
 	.name = "mcp",
 	.enforces = mcp_actions,
+	.backend = mcp_backend,
 	.policy_prepare = mcp_prepare,
 	.policy_commit = mcp_commit,
 };

@@ -1751,9 +1751,15 @@ static void network_fini(void)
  * only, in every mode, so enforce mode needs no --allow-degraded for it. */
 static const char *const network_actions[] = { "NetworkConnect", "HttpRewrite", NULL };
 
+const char *network_backend(void)
+{
+	return "cgroup-bpf";
+}
+
 const struct module network_module = {
 	.name = "network",
 	.enforces = network_actions,
+	.backend = network_backend,
 	.session_start = network_session_start,
 	.session_end = network_session_end,
 	.policy_prepare = network_prepare,

@@ -35,6 +35,10 @@ int network_protect(const struct sockaddr *sa, socklen_t len);
  * see because leash is outside the session cgroup. */
 bool network_is_protected(const struct sockaddr *sa, socklen_t len);
 
+/* What decides connections in this session, for the status and the
+ * session.enforcement event. */
+const char *network_backend(void);
+
 /* Puts the transparent proxy in force for the session: TCP connects to
  * PORTS go to SA (an AF_INET loopback listener) instead, connects to SA
  * itself pass whatever the policy, and UDP to PORTS is refused. Call after

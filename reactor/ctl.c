@@ -359,6 +359,25 @@ static int show(const struct reply *r, bool raw, const char *field)
 	return CTL_OK;
 }
 
+/* "by        file: bpf-lsm; network: cgroup-bpf; ..." */
+static void print_backends(json_t *mods)
+{
+	const char *sep = "";
+	size_t i;
+	json_t *m;
+
+	printf("by        ");
+	json_array_foreach(mods, i, m) {
+		const char *b = json_string_value(json_object_get(m, "backend"));
+
+		if (!b)
+			continue;
+		printf("%s%s: %s", sep, json_string_value(json_object_get(m, "name")), b);
+		sep = "; ";
+	}
+	putchar('\n');
+}
+
 static void print_status(json_t *j)
 {
 	json_t *deg = json_object_get(j, "degraded"), *enf = json_object_get(j, "enforced");
@@ -375,6 +394,7 @@ static void print_status(json_t *j)
 		       json_object_get(json_object_get(j, "policy"), "generation")),
 	       json_string_value(json_object_get(json_object_get(j, "policy"), "origin")));
 	printf("enforced  %s\n", e ? e : "[]");
+	print_backends(json_object_get(j, "modules"));
 	printf("degraded  %s\n", d ? d : "[]");
 	printf("events    last seq %lld, stream clients %lld, dropped to clients %lld\n",
 	       (long long)json_integer_value(json_object_get(j, "last_seq")),

@@ -46,6 +46,11 @@ struct module {
 	void (*policy_commit)(void *staged);
 	/* Drop STAGED: another module refused the change. */
 	void (*policy_abort)(void *staged);
+	/* What enforces this module's actions in this session ("fanotify",
+	 * "bpf-lsm", "cgroup-bpf", ...): for the banner, the status and the
+	 * session.enforcement event. Valid once session_start has run; NULL
+	 * when the module enforces nothing. */
+	const char *(*backend)(void);
 	/* Events this module could not deliver (kernel ring buffer full...). */
 	uint64_t (*lost)(void);
 	/* Release everything. Called even when session_start failed. */

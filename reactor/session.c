@@ -265,6 +265,32 @@ static void publish_session_event(struct session *s, const char *kind)
 	reactor_publish(ev);
 }
 
+/* Which mechanism enforces what, decided by what this kernel offers (the
+ * bpf LSM or fanotify for files and programs...): one line on stderr and
+ * one session.enforcement event, so an audit log says how its decisions
+ * were enforced. */
+static void publish_enforcement(void)
+{
+	struct record *ev = record_new("session.enforcement");
+	char line[256] = "";
+	size_t len = 0;
+
+	for (size_t i = 0; i < modules_count; i++) {
+		const char *b = modules[i]->backend ? modules[i]->backend() : NULL;
+
+		if (!b)
+			continue;
+		if (ev)
+			json_object_set_new(ev->details, modules[i]->name, json_string(b));
+		if (len < sizeof(line))
+			len += snprintf(line + len, sizeof(line) - len, "%s%s %s", len ? ", " : "",
+					modules[i]->name, b);
+	}
+	log_info("enforcement: %s", line);
+	if (ev)
+		reactor_publish(ev);
+}
+
 /* ---- the running session: control messages, signals, exit ------------ */
 
 /* ^Z reached the command and it stopped: give the user their terminal and
@@ -624,6 +650,7 @@ static int setup(struct session *s, char *err, size_t errlen)
 	rc = policy_apply(NULL, s->cfg->mode, "start", err, errlen);
 	if (rc)
 		return rc;
+	publish_enforcement();
 	rc = start_proxy(s, err, errlen);
 	if (rc)
 		return rc;

@@ -22,6 +22,14 @@ test_expect_success CONTROL 'status shows the session and its mode' '
 	test_eq record "$(jq_get "$(cat json)" "j[\"mode\"]")"
 '
 
+test_expect_success CONTROL 'status says what enforces each module, as the session.enforcement row does' '
+	grep "^by        file: \(fanotify\|bpf-lsm\); network: cgroup-bpf" out &&
+	file=$(sql "SELECT json_extract(details, '\''$.file'\'') FROM events WHERE kind = '\''session.enforcement'\''") &&
+	net=$(sql "SELECT json_extract(details, '\''$.network'\'') FROM events WHERE kind = '\''session.enforcement'\''") &&
+	grep "^by        file: $file; network: $net; mcp: proxy, mcp wrap\$" out &&
+	test_eq "$file" "$(jq_get "$(cat json)" "[m[\"backend\"] for m in j[\"modules\"] if m[\"name\"] == \"file\"][0]")"
+'
+
 test_expect_success CONTROL 'mode switches live, and prints the mode in force' '
 	test_eq shadow "$("$LEASH" ctl mode shadow)" &&
 	test_eq shadow "$("$LEASH" ctl mode)" &&

@@ -285,6 +285,8 @@ async function loadStatus() {
 	const s = r.body;
 	setMode(s.mode);
 	$('#enforced').textContent = s.enforced.length ? s.enforced.join(', ') : 'nothing';
+	// which mechanism enforces each module on this kernel (bpf-lsm, fanotify, ...)
+	$('#enforced').title = s.modules.filter((m) => m.backend).map((m) => m.name + ': ' + m.backend).join('; ');
 	$('#degraded').textContent = s.degraded.length ? 'degraded: ' + s.degraded.join(', ') : '';
 	$('#session').textContent = s.session.agent + ' \u00b7 ' + s.session.uuid.slice(0, 8);
 }
