@@ -44,10 +44,10 @@ static json_t *modules_json(json_t *enforced)
 			json_array_append_new(enforced, json_string(modules[i]->enforces[k]));
 		}
 		json_array_append_new(
-			arr,
-			json_pack("{s:s, s:o, s:s?, s:I}", "name", modules[i]->name, "enforces", acts,
-				  "backend", modules[i]->backend ? modules[i]->backend() : NULL,
-				  "lost", (json_int_t)(modules[i]->lost ? modules[i]->lost() : 0)));
+			arr, json_pack("{s:s, s:o, s:s?, s:I}", "name", modules[i]->name,
+				       "enforces", acts, "backend",
+				       modules[i]->backend ? modules[i]->backend() : NULL, "lost",
+				       (json_int_t)(modules[i]->lost ? modules[i]->lost() : 0)));
 	}
 	return arr;
 }

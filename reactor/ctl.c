@@ -367,7 +367,8 @@ static void print_backends(json_t *mods)
 	json_t *m;
 
 	printf("by        ");
-	json_array_foreach(mods, i, m) {
+	json_array_foreach(mods, i, m)
+	{
 		const char *b = json_string_value(json_object_get(m, "backend"));
 
 		if (!b)
