@@ -67,6 +67,26 @@ int identity_resolve(struct identity *id, char *err, size_t errlen)
 	return 0;
 }
 
+int identity_data_dir(const struct identity *id, char *out, size_t len, char *err, size_t errlen)
+{
+	const char *xdg = id->via_sudo ? NULL : getenv("XDG_DATA_HOME");
+	struct stat st;
+
+	if (xdg && xdg[0] == '/') {
+		snprintf(out, len, "%s/leash", xdg);
+		return 0;
+	}
+	if (stat(id->home, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(
+			err, errlen,
+			"user '%s' has no home directory '%s' for the audit database; use --db FILE",
+			id->name, id->home);
+		return -ENOENT;
+	}
+	snprintf(out, len, "%s/.local/share/leash", id->home);
+	return 0;
+}
+
 int identity_mkdirs(const char *path, uid_t uid, gid_t gid)
 {
 	char buf[PATH_MAX];

@@ -27,6 +27,13 @@ struct identity {
  * names no user). */
 int identity_resolve(struct identity *id, char *err, size_t errlen);
 
+/* leash's data directory of the invoking user (the audit log's default
+ * place): $XDG_DATA_HOME/leash, or ~/.local/share/leash (under sudo
+ * always the latter: sudo's environment is root's, so XDG_DATA_HOME is
+ * only trusted without sudo). Never invents a home directory (nobody's is
+ * /nonexistent): -ENOENT with a message. */
+int identity_data_dir(const struct identity *id, char *out, size_t len, char *err, size_t errlen);
+
 /* mkdir -p PATH, giving each directory it creates (0700) to UID:GID, so
  * the invoking user owns what leash makes in their home. 0 or -errno. */
 int identity_mkdirs(const char *path, uid_t uid, gid_t gid);

@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "policy_cmd.h"
 #include "session.h"
+#include "synth.h"
 
 /* `leash policy default`: the embedded policy as a session started here
  * by this user would use it. */
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "default") == 0)
 		return print_default_policy();
+	if (argc > 2 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "synthesize") == 0)
+		return synth_main(argc - 2, argv + 2);
 	if (argc > 1 && strcmp(argv[1], "policy") == 0)
 		return policy_cmd_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "ca") == 0)

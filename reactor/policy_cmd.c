@@ -29,7 +29,8 @@
 
 static int usage(const char *msg)
 {
-	fprintf(stderr, "leash policy: %s (usage: leash policy check|eval|fmt|complete ...)\n",
+	fprintf(stderr,
+		"leash policy: %s (usage: leash policy check|eval|fmt|complete|default|synthesize ...)\n",
 		msg);
 	return 2;
 }

@@ -83,33 +83,18 @@ static int make_uuid(char *out)
 	return 0;
 }
 
-/* The default database: $XDG_DATA_HOME/leash/leash.db of the invoking
- * user (under sudo, that user's ~/.local/share; sudo's environment is
- * root's, so XDG_DATA_HOME is only trusted without sudo). */
+/* The default database: leash.db in the invoking user's data directory. */
 static int resolve_db(struct session *s, char *err, size_t errlen)
 {
-	const char *xdg = s->id.via_sudo ? NULL : getenv("XDG_DATA_HOME");
 	int rc;
 
 	if (s->cfg->db) {
 		snprintf(s->db, sizeof(s->db), "%s", s->cfg->db);
 		return 0;
 	}
-	if (xdg && xdg[0] == '/') {
-		snprintf(s->data_dir, sizeof(s->data_dir), "%s/leash", xdg);
-	} else {
-		struct stat st;
-
-		/* Never invent a home directory (nobody's is /nonexistent). */
-		if (stat(s->id.home, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			snprintf(
-				err, errlen,
-				"user '%s' has no home directory '%s' for the audit database; use --db FILE",
-				s->id.name, s->id.home);
-			return -ENOENT;
-		}
-		snprintf(s->data_dir, sizeof(s->data_dir), "%s/.local/share/leash", s->id.home);
-	}
+	rc = identity_data_dir(&s->id, s->data_dir, sizeof(s->data_dir), err, errlen);
+	if (rc)
+		return rc;
 	rc = identity_mkdirs(s->data_dir, s->id.uid, s->id.gid);
 	if (rc) {
 		snprintf(err, errlen, "cannot create '%s': %s", s->data_dir, strerror(-rc));
