@@ -163,65 +163,84 @@ static bool covered(const char *path, const char *dir)
 	return strncmp(path, dir, strlen(dir)) == 0;
 }
 
+/* Is PATH in one of DIRS (sorted)? One lookup per ancestor of PATH. */
 static bool covered_by_any(const char *path, const struct strv *dirs)
 {
-	for (size_t i = 0; i < dirs->n; i++)
-		if (covered(path, dirs->v[i]))
+	char prefix[4096];
+
+	for (const char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
+		if ((size_t)(s - path) + 1 >= sizeof(prefix))
+			return false;
+		memcpy(prefix, path, s - path + 1);
+		prefix[s - path + 1] = '\0';
+		if (strv_has(dirs, prefix))
 			return true;
+	}
 	return false;
 }
 
 /* Splits PATHS into SUBTREES (Dirs for `in`) and EXACT (Files for `in`,
  * Dirs for `==`), following the rules at the top. */
+struct entry {
+	char *parent, *path; /* path points into the caller's strv */
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	return strcmp(x->parent, y->parent) ?: strcmp(x->path, y->path);
+}
+
 static int collapse(struct strv *paths, unsigned collapse, struct strv *subtrees,
 		    struct strv *exact)
 {
-	struct strv rest = { 0 };
-	char dir[4096], next[4096];
+	struct entry *rest = calloc(paths->n + 1, sizeof(*rest));
+	size_t nrest = 0, i, k;
+	char dir[4096];
 	int rc = 0;
 
-	for (size_t i = 0; i < paths->n && !rc; i++) {
+	if (!rest)
+		return -ENOMEM;
+	for (i = 0; i < paths->n && !rc; i++) {
 		size_t n = strlen(paths->v[i]);
 
 		cut_varying(paths->v[i]);
-		rc = strlen(paths->v[i]) != n ? strv_add(subtrees, paths->v[i])
-					      : strv_add(&rest, paths->v[i]);
-	}
-	/* Sorted, the entries of one directory are adjacent only if nothing
-	 * below them sorts between: group by parent explicitly instead. */
-	for (size_t i = 0; i < rest.n && !rc; i++) {
-		size_t count = 0;
-
-		if (!rest.v[i][0])
-			continue;
-		parent_of(rest.v[i], dir, sizeof(dir));
-		for (size_t k = i; k < rest.n; k++) {
-			parent_of(rest.v[k], next, sizeof(next));
-			count += rest.v[k][0] && strcmp(next, dir) == 0;
-		}
-		if (!collapse || count < collapse || depth_of(dir) < 2) {
-			rc = strv_add(exact, rest.v[i]);
+		if (strlen(paths->v[i]) != n) {
+			rc = strv_add(subtrees, paths->v[i]);
 			continue;
 		}
-		rc = strv_add(subtrees, dir);
-		for (size_t k = i; k < rest.n; k++) {
-			parent_of(rest.v[k], next, sizeof(next));
-			if (strcmp(next, dir) == 0)
-				rest.v[k][0] = '\0';
-		}
+		parent_of(paths->v[i], dir, sizeof(dir));
+		rest[nrest].path = paths->v[i];
+		if (!(rest[nrest++].parent = strdup(dir)))
+			rc = -ENOMEM;
 	}
-	strv_free(&rest);
+	/* By parent: a directory's entries are one run. */
+	qsort(rest, nrest, sizeof(*rest), cmp_entry);
+	for (i = 0; i < nrest && !rc; i = k) {
+		for (k = i; k < nrest && strcmp(rest[k].parent, rest[i].parent) == 0; k++)
+			;
+		if (collapse && k - i >= collapse && depth_of(rest[i].parent) >= 2) {
+			rc = strv_add(subtrees, rest[i].parent);
+			continue;
+		}
+		for (size_t e = i; e < k && !rc; e++)
+			rc = strv_add(exact, rest[e].path);
+	}
+	for (i = 0; i < nrest; i++)
+		free(rest[i].parent);
+	free(rest);
 	if (rc)
 		return rc;
-	/* Nothing twice: a subtree inside another (sorted, an enclosing
-	 * directory comes first), an entry inside a subtree. */
+	/* Nothing twice: a subtree inside another (sorted, what a directory
+	 * holds follows it in one run), an entry inside a subtree. */
 	strv_sort_uniq(subtrees);
-	for (size_t i = 1; i < subtrees->n; i++)
-		for (size_t k = 0; k < i; k++)
-			if (subtrees->v[k][0] && covered(subtrees->v[i], subtrees->v[k])) {
-				subtrees->v[i][0] = '\0';
-				break;
-			}
+	for (i = 1, k = 0; i < subtrees->n; i++) {
+		if (covered(subtrees->v[i], subtrees->v[k]))
+			subtrees->v[i][0] = '\0';
+		else
+			k = i;
+	}
 	strv_sort_uniq(subtrees);
 	for (size_t i = 0; i < exact->n; i++)
 		if (covered_by_any(exact->v[i], subtrees))
