@@ -225,6 +225,7 @@ static const struct route routes[] = {
 	{ "POST", "/api/policies/validate", api_validate },
 	{ "POST", "/api/policies/complete", api_complete },
 	{ "POST", "/api/policies/add-from-event", api_add_from_event },
+	{ "GET", "/api/policies/synthesized", api_synthesized },
 	{ "GET", "/api/mode", api_mode_get },
 	{ "POST", "/api/mode", api_mode_post },
 	{ "GET", "/api/events", api_events },

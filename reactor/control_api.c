@@ -24,6 +24,7 @@
 #include "module.h"
 #include "policy.h"
 #include "reactor.h"
+#include "synth.h"
 
 static const char *const actions[] = { "FileOpen",	    "FileOpenReadOnly",
 				       "FileOpenReadWrite", "ProcessExec",
@@ -543,6 +544,36 @@ void api_events(struct http_conn *c, const struct http_request *rq)
 			      : rc == -ENOENT ? 404
 					      : 503,
 			      rc == -EINVAL ? "bad-request" : "events", err, NULL);
+}
+
+/* GET /api/policies/synthesized?session=UUID&collapse=N: what `leash
+ * policy synthesize` prints, for a session of the audit log (default:
+ * this one). Nothing is applied: the UI loads it into the editor. */
+void api_synthesized(struct http_conn *c, const struct http_request *rq)
+{
+	char session[40] = "", collapse[16] = "", err[512] = "", *end, *text;
+	int rs = http_query(rq->query, "session", session, sizeof(session));
+	int rc = http_query(rq->query, "collapse", collapse, sizeof(collapse));
+	long n = SYNTH_COLLAPSE_DEFAULT;
+
+	if ((rs < 0 && rs != -ENOENT) || (rc < 0 && rc != -ENOENT)) {
+		control_error(c, 400, "bad-request", "session or collapse is malformed", NULL);
+		return;
+	}
+	if (collapse[0] && ((n = strtol(collapse, &end, 10)) < 0 || n > 1000000 || *end)) {
+		control_error(c, 400, "bad-request", "collapse must be a number (0: never)", NULL);
+		return;
+	}
+	text = control_db_synthesize(session[0] ? session : control.uuid, (unsigned)n, err,
+				     sizeof(err));
+	if (!text) {
+		control_error(c, 400, "synthesize", err, NULL);
+		return;
+	}
+	control_json(c, 200,
+		     json_pack("{s:s, s:s}", "cedar", text, "session",
+			       session[0] ? session : control.uuid));
+	free(text);
 }
 
 void api_sessions(struct http_conn *c, const struct http_request *rq)

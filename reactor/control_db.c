@@ -28,6 +28,7 @@
 
 #include "control.h"
 #include "control_int.h"
+#include "synth.h"
 
 #define CONTROL_SCAN 20000
 #define CONTROL_QUERY_MS 250
@@ -300,6 +301,29 @@ json_t *control_db_event(const char *session, int64_t seq)
 		ev = row_json(st);
 	sqlite3_finalize(st);
 	return ev;
+}
+
+/* ---- synthesis ----------------------------------------------------------- */
+
+char *control_db_synthesize(const char *session, unsigned collapse, char *err, size_t errlen)
+{
+	struct synth_options o = { .session = session, .collapse = collapse };
+	char *text;
+
+	if (!control.db) {
+		snprintf(err, errlen, "no audit log");
+		return NULL;
+	}
+	/* Bounded like every query here: a session too large to read within
+	 * CONTROL_QUERY_MS is the command line's job. */
+	arm_deadline();
+	text = synth_policy(control.db, &o, err, errlen);
+	if (!text && strstr(err, "interrupted"))
+		snprintf(
+			err, errlen,
+			"the session is too large to synthesize here: run `leash policy synthesize --session %s`",
+			session);
+	return text;
 }
 
 /* ---- sessions ------------------------------------------------------------ */

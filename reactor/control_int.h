@@ -53,6 +53,7 @@ void api_mode_get(struct http_conn *c, const struct http_request *rq);
 void api_mode_post(struct http_conn *c, const struct http_request *rq);
 void api_events(struct http_conn *c, const struct http_request *rq);
 void api_sessions(struct http_conn *c, const struct http_request *rq);
+void api_synthesized(struct http_conn *c, const struct http_request *rq);
 /* POST /api/mcp/decide (control_mcp.c). */
 void api_mcp_decide(struct http_conn *c, const struct http_request *rq);
 
@@ -62,6 +63,9 @@ void control_db_close(void);
 /* Events of the query in RQ as {"events":[...],"next":cursor|null}. */
 int control_db_events(const struct http_request *rq, json_t **out, char *err, size_t errlen);
 int control_db_sessions(json_t **out);
+/* leash policy synthesize over SESSION (a uuid or prefix) of the audit
+ * log: the Cedar text (malloc'd) or NULL with ERR. */
+char *control_db_synthesize(const char *session, unsigned collapse, char *err, size_t errlen);
 /* One event by session uuid (NULL: this one) and seq; NULL if none. */
 json_t *control_db_event(const char *session, int64_t seq);
 

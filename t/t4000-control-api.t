@@ -183,6 +183,20 @@ test_expect_success CONTROL 'GET /api/sessions lists this session as current' '
 	test_eq true "$(jq_get "$out" "[s[\"current\"] for s in j[\"sessions\"] if s[\"uuid\"] == \"$UUID\"][0]")"
 '
 
+test_expect_success CONTROL 'GET /api/policies/synthesized: this session as a policy leash accepts, nothing applied' '
+	gen=$(jq_get "$(api "$BASE/api/policies")" "j[\"generation\"]") &&
+	out=$(api "$BASE/api/policies/synthesized?collapse=0") &&
+	test_eq "$UUID" "$(jq_get "$out" "j[\"session\"]")" &&
+	jq_get "$out" "j[\"cedar\"]" >synth.cedar &&
+	grep "from session $UUID" synth.cedar &&
+	grep "File::\"$(readlink -f /bin/echo)\"" synth.cedar &&
+	"$LEASH" policy check synth.cedar &&
+	test_eq "$gen" "$(jq_get "$(api "$BASE/api/policies")" "j[\"generation\"]")" &&
+	test_eq 400 "$(api_status -H "Authorization: Bearer $TOKEN" "$BASE/api/policies/synthesized?session=0000ffff")" &&
+	test_eq 400 "$(api_status -H "Authorization: Bearer $TOKEN" "$BASE/api/policies/synthesized?collapse=x")" &&
+	test_eq 401 "$(api_status "$BASE/api/policies/synthesized")"
+'
+
 test_expect_success CONTROL 'the run file is removed when leash exits' '
 	control_stop &&
 	test ! -e "$RUNFILE"

@@ -26,8 +26,8 @@ test_expect_success BROWSER 'the UI shows events live, marks errors, applies, sw
 	control_start -- sh -c "$AGENT" &&
 	node "$CONTROL_DIR/browser-test.js" "$BASE" "$TOKEN" "$TRASH" "$SHOTS" >steps 2>&1;
 	rc=$? && cat steps && test $rc -eq 0 &&
-	test_eq 8 "$(grep -c "^ok - " steps)" &&
-	for s in 1-events-filtered 2-policy-error-marker 3-apply-diff 4-denied-event 5-deny-this; do
+	test_eq 9 "$(grep -c "^ok - " steps)" &&
+	for s in 1-events-filtered 2-policy-error-marker 3-apply-diff 4-denied-event 5-deny-this 6-synthesized; do
 		test "$(head -c 4 "$SHOTS/$s.png" | od -An -c | tr -d " ")" = "211PNG" || return 1
 	done &&
 	test_eq enforce "$(jq_get "$(api "$BASE/api/mode")" "j[\"mode\"]")" &&

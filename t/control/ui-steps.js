@@ -172,6 +172,17 @@ async function steps(d, base, token, work, shot) {
 	await waitSel(d, { sel: '[data-testid=event-row][data-kind="process.exec"][data-decision=deny]', text: 'echo' });
 	await shot('5-deny-this');
 	say('"Deny this" on an exec denies the next identical exec');
+
+	const genText = () => document.getElementById('generation').textContent;
+	const before = await d.evaluate(genText);
+	await click(d, { sel: '[data-testid=synthesize]' });
+	await waitFor(d, 'the synthesized policy in the editor, its exec rule naming echo', () => {
+		const text = [...document.querySelectorAll('[data-testid=editor] .cm-line')].map((l) => l.textContent).join('\n');
+		return text.includes('Synthesized by') && text.includes('@id("synth-exec")') && text.includes('/usr/bin/echo');
+	}, null, 10000);
+	if (await d.evaluate(genText) !== before) throw new Error('Synthesize changed the policy in force');
+	await shot('6-synthesized');
+	say('Synthesize loads a policy from this session into the editor, applying nothing');
 }
 
 function run(launch) {

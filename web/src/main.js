@@ -324,6 +324,15 @@ async function applyPolicy() {
 	loadPolicy(true);
 }
 
+// A least-privilege policy from what this session did, into the editor:
+// nothing changes until it is reviewed and applied.
+async function synthesize() {
+	const r = await api('GET', '/api/policies/synthesized');
+	if (!r.ok) return toast(r.body.error.message);
+	setText(editor, r.body.cedar);
+	toast('synthesized from this session: review it, then Apply', 'info');
+}
+
 // ---- page -----------------------------------------------------------------
 
 function layout() {
@@ -367,6 +376,8 @@ function layout() {
 					el('b', {}, 'Policy'), el('span', { id: 'generation' }),
 					el('span', { id: 'lint', 'data-testid': 'lint' }),
 					el('button', { 'data-testid': 'revert', onclick: () => setText(editor, active) }, 'Revert'),
+					el('button', { 'data-testid': 'synthesize', onclick: synthesize,
+						title: 'a least-privilege policy from what this session did (not applied)' }, 'Synthesize'),
 					el('button', { class: 'primary', 'data-testid': 'apply', onclick: applyPolicy }, 'Apply\u2026')),
 				el('div', { id: 'editor', 'data-testid': 'editor' }))),
 		el('div', { id: 'toasts' }));
