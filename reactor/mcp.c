@@ -47,6 +47,7 @@
 
 #include "log.h"
 #include "mcp.h"
+#include "mcp_sse.h"
 #include "policy.h"
 #include "proxy_int.h"
 #include "reactor.h"
@@ -94,12 +95,16 @@ struct mcp_conn {
 	size_t ncalls;
 	json_t *errors; /* leash's answers to splice into the response */
 	bool list_pending; /* a tools/list is among the calls */
+	bool legacy; /* a POST to an HTTP+SSE endpoint: answers come on its stream */
 	/* the response */
 	enum resp_mode resp;
 	bool transform, broken, errors_sent;
 	struct buf rbuf; /* the JSON body, or the SSE event being read */
 	size_t scan; /* SSE: bytes of rbuf already split into lines */
 	struct buf data; /* SSE: the event's data lines, joined */
+	char evname[32]; /* SSE: the event's type (`event:`) */
+	bool stream; /* a GET's event stream, written by mcp event by event */
+	bool announced; /* that stream announced an HTTP+SSE endpoint (mcp_sse.c) */
 };
 
 static bool governed;
@@ -337,6 +342,8 @@ static json_t *details_new(struct proxy_conn *c, const char *method, const char 
 	json_object_set_new(d, "direction", json_string(direction));
 	if (c->mcp && c->mcp->session[0])
 		json_object_set_new(d, "session", json_string(c->mcp->session));
+	if (c->mcp && (c->mcp->legacy || c->mcp->announced))
+		json_object_set_new(d, "transport", json_string("sse"));
 	return d;
 }
 
@@ -560,6 +567,104 @@ static void request_msg(struct proxy_conn *c, json_t *msg, json_t *fwd, json_t *
 		m->list_pending = true;
 }
 
+/* ---- the older HTTP+SSE transport ------------------------------------------ */
+
+static void emit(struct proxy_conn *c, const char *p, size_t n);
+
+/* MSG as one SSE `message` event on C's response. */
+static void sse_message(struct proxy_conn *c, const json_t *msg)
+{
+	char *t = json_dumps(msg, JSON_COMPACT);
+	struct buf b = { 0 };
+
+	if (t && buf_add(&b, "event: message\ndata: ", 21) == 0 && buf_add(&b, t, strlen(t)) == 0 &&
+	    buf_add(&b, "\n\n", 2) == 0)
+		emit(c, b.p, b.n);
+	free(t);
+	buf_free(&b);
+}
+
+/* The endpoint key of C's request (origin, path and query). */
+static int request_key(struct proxy_conn *c, char *key, size_t keylen)
+{
+	return mcp_sse_key(c->tls ? "https" : "http", c->req.host, c->req.port, c->req.path, key,
+			   keylen);
+}
+
+/* Sends MSGS (leash's answers) on stream S as SSE events. The stream is
+ * written by mcp whole event by whole event, so S's output always ends
+ * at an event boundary and these never split one of the server's.
+ * -EPIPE when S can no longer carry them. */
+static int stream_send(struct proxy_conn *s, const json_t *msgs)
+{
+	struct mcp_conn *sm = s->mcp;
+
+	if (!sm || !sm->stream || sm->broken || !sm->transform || !s->cli || !s->up ||
+	    s->resp_done)
+		return -EPIPE;
+	for (size_t i = 0; i < json_array_size(msgs); i++)
+		sse_message(s, json_array_get(msgs, i));
+	return 0;
+}
+
+/* The calls C forwards are answered on stream S: S awaits them. */
+static void calls_move(struct proxy_conn *c, struct proxy_conn *s)
+{
+	struct mcp_conn *m = c->mcp, *sm = s->mcp;
+	struct call *k;
+
+	if (!m->ncalls)
+		return;
+	k = realloc(sm->calls, (sm->ncalls + m->ncalls) * sizeof(*k));
+	if (!k)
+		return; /* left on C: published "no response" when its POST ends */
+	memcpy(k + sm->ncalls, m->calls, m->ncalls * sizeof(*k));
+	sm->calls = k;
+	sm->ncalls += m->ncalls;
+	sm->list_pending |= m->list_pending;
+	free(m->calls);
+	m->calls = NULL;
+	m->ncalls = 0;
+	m->list_pending = false;
+}
+
+/* C's stream announced URL (an `endpoint` event): POSTs to it are tied
+ * to C from now on. */
+static void stream_announce(struct proxy_conn *c, const char *url)
+{
+	struct mcp_conn *m = c->mcp;
+	struct mcp_sse_endpoint *e;
+	char key[4200];
+	json_t *d;
+	int rc = mcp_sse_resolve(c->tls ? "https" : "http", c->req.host, c->req.port, c->req.path,
+				 url, key, sizeof(key));
+
+	if (rc == 0 && !(e = mcp_sse_register(key, c)))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		m->announced = m->is_mcp = true;
+		snprintf(m->session, sizeof(m->session), "%s", e->session);
+	}
+	d = details_new(c, NULL, "server");
+	json_object_set_new(d, "event", json_string("stream"));
+	json_object_set_new(d, "transport", json_string("sse"));
+	json_object_set_new(d, "endpoint", record_json_text(url, strcspn(url, "\r\n")));
+	publish(c, "mcp.session", NULL, d, DECISION_NONE, NULL,
+		rc == 0 ? NULL
+			: rc == -EINVAL ? "endpoint on another origin: its POSTs are not tied to this stream"
+					: "endpoint not registered");
+}
+
+/* C's stream ends (or C goes away): POSTs no longer find it. */
+static void stream_end(struct proxy_conn *c)
+{
+	struct mcp_conn *m = c->mcp;
+
+	if (m->announced)
+		mcp_sse_detach(c);
+	m->announced = m->stream = false;
+}
+
 /* ---- the request ---------------------------------------------------------- */
 
 /* Writes the held head and body to upstream; the proxy relays the rest. */
@@ -647,10 +752,11 @@ int mcp_req_head(struct proxy_conn *c)
 		return 0;
 	if (m->ncalls)
 		calls_flush(c, "no response");
+	stream_end(c);
 	held_free(m);
 	json_decref(m->errors);
 	m->errors = NULL;
-	m->is_mcp = false;
+	m->is_mcp = m->legacy = false;
 	m->body = B_NONE;
 	snprintf(m->session, sizeof(m->session), "%s", sid ? sid : "");
 	if (sid && (c->req.method == HTTP_GET || c->req.method == HTTP_DELETE)) {
@@ -734,6 +840,46 @@ static void rewrite_body(struct proxy_conn *c, const json_t *body)
 		header_set(&c->req, "Content-Length", num);
 }
 
+/* The end of a POST to an HTTP+SSE endpoint whose request is ROOT: what
+ * leash answers itself (ANS) goes as SSE events on the endpoint's stream
+ * now, the calls forwarded (FWD) are awaited there, and the POST is
+ * answered 202 as the server would. When the stream is gone, the POST is
+ * refused 403 with leash's answers in its body, so the client sees them
+ * in its failed POST. True when leash answered the POST. */
+static bool legacy_end(struct proxy_conn *c, json_t *root, json_t *fwd, json_t *ans,
+		       bool has_request, const char *why)
+{
+	bool batch = json_is_array(root);
+	struct mcp_sse_endpoint *e;
+	struct proxy_conn *s = NULL;
+	char key[4200];
+
+	if (request_key(c, key, sizeof(key)) == 0 && (e = mcp_sse_find(key)))
+		s = e->stream;
+	if (s && json_array_size(ans) && stream_send(s, ans) < 0)
+		s = NULL;
+	if (!s && json_array_size(ans)) {
+		char msg[800];
+
+		snprintf(msg, sizeof(msg), "%s (its MCP event stream is closed)", why);
+		answer(c, 403, batch ? json_incref(ans) : json_incref(json_array_get(ans, 0)), msg);
+		return true;
+	}
+	if (s)
+		calls_move(c, s);
+	if (json_array_size(ans) == 0 && json_array_size(fwd) == (batch ? json_array_size(root) : 1)) {
+		release(c);
+		return false;
+	}
+	if (!has_request) {
+		answer(c, 202, NULL, why[0] ? why : "leash: MCP request refused");
+		return true;
+	}
+	rewrite_body(c, fwd);
+	release(c);
+	return false;
+}
+
 bool mcp_req_end(struct proxy_conn *c)
 {
 	struct mcp_conn *m = c->mcp;
@@ -759,6 +905,15 @@ bool mcp_req_end(struct proxy_conn *c)
 		release(c);
 		return false;
 	}
+	if (c->req.method == HTTP_POST) {
+		struct mcp_sse_endpoint *e;
+		char key[4200];
+
+		if (request_key(c, key, sizeof(key)) == 0 && (e = mcp_sse_find(key))) {
+			m->legacy = true;
+			snprintf(m->session, sizeof(m->session), "%s", e->session);
+		}
+	}
 	fwd = json_array();
 	ans = json_array();
 	for (size_t i = 0; i < (batch ? json_array_size(root) : 1); i++) {
@@ -775,6 +930,14 @@ bool mcp_req_end(struct proxy_conn *c)
 		json_t *msg = json_array_get(fwd, i);
 
 		has_request |= json_object_get(msg, "method") && json_object_get(msg, "id");
+	}
+	if (m->legacy) {
+		bool answered = legacy_end(c, root, fwd, ans, has_request, why);
+
+		json_decref(root);
+		json_decref(fwd);
+		json_decref(ans);
+		return answered;
 	}
 	if (json_array_size(ans) == 0 &&
 	    json_array_size(fwd) == (batch ? json_array_size(root) : 1)) {
@@ -936,16 +1099,8 @@ static void sse_errors(struct proxy_conn *c)
 	if (m->errors_sent || !m->errors)
 		return;
 	m->errors_sent = true;
-	for (size_t i = 0; i < json_array_size(m->errors); i++) {
-		char *t = json_dumps(json_array_get(m->errors, i), JSON_COMPACT);
-		struct buf b = { 0 };
-
-		if (t && buf_add(&b, "event: message\ndata: ", 21) == 0 &&
-		    buf_add(&b, t, strlen(t)) == 0 && buf_add(&b, "\n\n", 2) == 0)
-			emit(c, b.p, b.n);
-		free(t);
-		buf_free(&b);
-	}
+	for (size_t i = 0; i < json_array_size(m->errors); i++)
+		sse_message(c, json_array_get(m->errors, i));
 }
 
 /* One whole SSE event, RAW (with its blank line), data in m->data. */
@@ -956,7 +1111,9 @@ static void sse_event(struct proxy_conn *c, const char *raw, size_t n)
 	json_t *root = NULL;
 	char *text;
 
-	if (m->data.n)
+	if (m->stream && !m->announced && strcmp(m->evname, "endpoint") == 0 && m->data.n)
+		stream_announce(c, m->data.p);
+	else if (m->data.n)
 		root = response_text(c, m->data.p, m->data.n - 1, &changed);
 	if (!m->transform) {
 		json_decref(root);
@@ -1005,7 +1162,13 @@ static void sse_feed(struct proxy_conn *c, const char *at, size_t len)
 			memmove(p, p + m->scan, m->rbuf.n);
 			m->scan = 0;
 			m->data.n = 0;
+			m->evname[0] = '\0';
 			continue;
+		}
+		if (le - ls >= 6 && memcmp(p + ls, "event:", 6) == 0) {
+			size_t v = ls + 6 + (le > ls + 6 && p[ls + 6] == ' ');
+
+			snprintf(m->evname, sizeof(m->evname), "%.*s", (int)(le - v), p + v);
 		}
 		if (le - ls >= 5 && memcmp(p + ls, "data:", 5) == 0) {
 			size_t v = ls + 5 + (le > ls + 5 && p[ls + 5] == ' ');
@@ -1037,8 +1200,9 @@ void mcp_resp_head(struct proxy_conn *c, const struct http_parser *p)
 	buf_free(&m->rbuf);
 	buf_free(&m->data);
 	m->scan = 0;
+	m->evname[0] = '\0';
 	m->resp = R_NONE;
-	m->transform = m->broken = m->errors_sent = false;
+	m->transform = m->broken = m->errors_sent = m->stream = false;
 	if (sid && m->is_mcp)
 		snprintf(m->session, sizeof(m->session), "%s", sid);
 	if (!ct || (ce && strcasecmp(ce, "identity") != 0))
@@ -1049,7 +1213,12 @@ void mcp_resp_head(struct proxy_conn *c, const struct http_parser *p)
 		m->resp = R_JSON;
 	else
 		return;
-	if (!m->is_mcp || !(json_array_size(m->errors) || (m->list_pending && mode_filters())))
+	/* A GET's event stream is written by mcp event by event, so that
+	 * leash can add events between the server's (HTTP+SSE: answers to
+	 * POSTs it refused) and filter tools/list results on it. */
+	m->stream = m->resp == R_SSE && c->req.method == HTTP_GET && p->status_code == 200;
+	if (!m->stream &&
+	    (!m->is_mcp || !(json_array_size(m->errors) || (m->list_pending && mode_filters()))))
 		return;
 	/* leash will change the body: its length is not known now. */
 	m->transform = true;
@@ -1133,6 +1302,7 @@ void mcp_resp_end(struct proxy_conn *c)
 		if (!m->broken)
 			emit(c, m->rbuf.p, m->rbuf.n);
 	}
+	stream_end(c);
 	calls_flush(c, m->broken ? "not inspected" : "no response");
 	buf_free(&m->rbuf);
 	buf_free(&m->data);
@@ -1147,6 +1317,7 @@ void mcp_conn_free(struct proxy_conn *c)
 
 	if (!m)
 		return;
+	stream_end(c);
 	calls_flush(c, "connection closed");
 	held_free(m);
 	buf_free(&m->rbuf);

@@ -1,18 +1,22 @@
 // server.mjs PORT CERT KEY LOG [--json]: an MCP server (the official SDK)
 // over Streamable HTTP on https://127.0.0.1:PORT/mcp, with sessions. SSE
-// responses by default, application/json with --json. Every tool call the
-// server receives is appended to LOG as one JSON line: a test can prove a
-// call never reached it. Prints "ready" when listening.
+// responses by default, application/json with --json. It also speaks the
+// older HTTP+SSE transport (SSEServerTransport, protocol 2024-11-05): GET
+// /sse opens a stream whose `endpoint` event names /messages?sessionId=...
+// Every tool call the server receives is appended to LOG as one JSON line:
+// a test can prove a call never reached it. Prints "ready" when listening.
 import { readFileSync, appendFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 
 const [port, cert, key, log] = process.argv.slice(2);
 const json = process.argv.includes('--json');
 const sessions = new Map();
+const legacy = new Map(); // HTTP+SSE: sessionId -> its transport
 
 function mcpServer() {
 	const s = new McpServer({ name: 'leash-test-server', version: '1.2.3' });
@@ -39,6 +43,20 @@ async function body(req) {
 
 createServer({ cert: readFileSync(cert), key: readFileSync(key) }, async (req, res) => {
 	try {
+		const url = new URL(req.url, 'https://localhost');
+		if (req.method === 'GET' && url.pathname === '/sse') {
+			const t = new SSEServerTransport('/messages', res);
+			legacy.set(t.sessionId, t);
+			res.on('close', () => legacy.delete(t.sessionId));
+			await mcpServer().connect(t);
+			return;
+		}
+		if (url.pathname === '/messages') {
+			const t = legacy.get(url.searchParams.get('sessionId'));
+			if (!t) res.writeHead(404).end('no session');
+			else await t.handlePostMessage(req, res);
+			return;
+		}
 		const sid = req.headers['mcp-session-id'];
 		let t = sid && sessions.get(sid);
 		if (req.method === 'POST' && !t) {
