@@ -599,8 +599,7 @@ static int stream_send(struct proxy_conn *s, const json_t *msgs)
 {
 	struct mcp_conn *sm = s->mcp;
 
-	if (!sm || !sm->stream || sm->broken || !sm->transform || !s->cli || !s->up ||
-	    s->resp_done)
+	if (!sm || !sm->stream || sm->broken || !sm->transform || !s->cli || !s->up || s->resp_done)
 		return -EPIPE;
 	for (size_t i = 0; i < json_array_size(msgs); i++)
 		sse_message(s, json_array_get(msgs, i));
@@ -651,8 +650,9 @@ static void stream_announce(struct proxy_conn *c, const char *url)
 	json_object_set_new(d, "endpoint", record_json_text(url, strcspn(url, "\r\n")));
 	publish(c, "mcp.session", NULL, d, DECISION_NONE, NULL,
 		rc == 0 ? NULL
-			: rc == -EINVAL ? "endpoint on another origin: its POSTs are not tied to this stream"
-					: "endpoint not registered");
+		: rc == -EINVAL
+			? "endpoint on another origin: its POSTs are not tied to this stream"
+			: "endpoint not registered");
 }
 
 /* C's stream ends (or C goes away): POSTs no longer find it. */
@@ -867,7 +867,8 @@ static bool legacy_end(struct proxy_conn *c, json_t *root, json_t *fwd, json_t *
 	}
 	if (s)
 		calls_move(c, s);
-	if (json_array_size(ans) == 0 && json_array_size(fwd) == (batch ? json_array_size(root) : 1)) {
+	if (json_array_size(ans) == 0 &&
+	    json_array_size(fwd) == (batch ? json_array_size(root) : 1)) {
 		release(c);
 		return false;
 	}

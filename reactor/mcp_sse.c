@@ -204,7 +204,8 @@ static void session_of(struct mcp_sse_endpoint *e)
 	size_t n;
 
 	for (s = q; s; s = strchr(s + 1, '&'))
-		if (strncmp(s + 1, "sessionId=", 10) == 0 || strncmp(s + 1, "session_id=", 11) == 0) {
+		if (strncmp(s + 1, "sessionId=", 10) == 0 ||
+		    strncmp(s + 1, "session_id=", 11) == 0) {
 			s = strchr(s, '=') + 1;
 			n = strcspn(s, "&");
 			snprintf(e->session, sizeof(e->session), "%.*s", (int)n, s);

@@ -95,10 +95,10 @@ test_expect_success MCP_SDK,SQLITE3 'enforce: a forbidden tool gets the JSON-RPC
 test_expect_success MCP_SDK,SQLITE3 'enforce: tools/list hides the tools the policy forbids whatever their arguments' '
 	reset_db &&
 	lrun enforce enforce.cedar $SSE_PORT list >out &&
-	test_eq "{\"ok\":[\"echo\",\"read-file\",\"fail\"]}" "$(cat out)" &&
-	test_eq "[\"delete-everything\"]|3" "$(ev mcp.tools.list tools/list "json_extract(details, \"\$.hidden\") || \"|\" || json_extract(details, \"\$.tools\")")" &&
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"fail\",\"chatter\"]}" "$(cat out)" &&
+	test_eq "[\"delete-everything\"]|4" "$(ev mcp.tools.list tools/list "json_extract(details, \"\$.hidden\") || \"|\" || json_extract(details, \"\$.tools\")")" &&
 	lrun enforce enforce.cedar $JSON_PORT list >out &&
-	test_eq "{\"ok\":[\"echo\",\"read-file\",\"fail\"]}" "$(cat out)"
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"fail\",\"chatter\"]}" "$(cat out)"
 '
 
 BATCH='[{"jsonrpc":"2.0","id":101,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b1"}}},{"jsonrpc":"2.0","id":"x-102","method":"tools/call","params":{"name":"delete-everything","arguments":{}}},{"jsonrpc":"2.0","id":103,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b3"}}}]'
@@ -139,7 +139,7 @@ test_expect_success MCP_SDK,SQLITE3 'no McpCall rule: calls are recorded and all
 	: >sse.log && reset_db &&
 	lrun enforce ungoverned.cedar $SSE_PORT call:delete-everything list >out &&
 	test_eq "{\"ok\":\"deleted\",\"isError\":false}" "$(sed -n 1p out)" &&
-	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\"]}" "$(sed -n 2p out)" &&
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\",\"chatter\"]}" "$(sed -n 2p out)" &&
 	test_eq "allow|[]|no McpCall rules" "$(ev mcp.call delete-everything "decision || \"|\" || policies || \"|\" || json_extract(details, \"\$.reason\")")"
 '
 
@@ -147,7 +147,7 @@ test_expect_success MCP_SDK,SQLITE3 'shadow: a forbidden call is forwarded and r
 	: >sse.log && reset_db &&
 	lrun shadow enforce.cedar $SSE_PORT call:delete-everything list >out &&
 	test_eq "{\"ok\":\"deleted\",\"isError\":false}" "$(sed -n 1p out)" &&
-	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\"]}" "$(sed -n 2p out)" &&
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\",\"chatter\"]}" "$(sed -n 2p out)" &&
 	test_eq "delete-everything " "$(calls sse.log)" &&
 	test_eq "would_deny|[\"no-delete\"]|result" "$(ev mcp.call delete-everything "decision || \"|\" || policies || \"|\" || json_extract(details, \"\$.outcome\")")" &&
 	test_eq "[\"delete-everything\"]" "$(ev mcp.tools.list tools/list "json_extract(details, \"\$.would_hide\")")"

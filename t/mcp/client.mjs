@@ -6,7 +6,8 @@
 // batch:JSON (a raw JSON-RPC batch POSTed on the session, its answers by
 // id), post:TEXT (TEXT POSTed as is), big:N (a tools/call of echo whose
 // text is N bytes), orphan:TEXT (HTTP+SSE: TEXT POSTed after the stream
-// is closed). Prints one JSON line per step: {"ok": ...} or
+// is closed), race:N (the server's chatter tool streams N progress
+// notifications while delete-everything is called). Prints one JSON line per step: {"ok": ...} or
 // {"error": {code, message}}; post and big print the HTTP status and body.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -72,6 +73,15 @@ for (const step of steps) {
 			const args = i < 0 ? {} : JSON.parse(arg.slice(i + 1));
 			const r = await client.callTool({ name, arguments: args });
 			out({ ok: r.content.map((c) => c.text).join(''), isError: !!r.isError });
+		} else if (op === 'race') {
+			// chatter:N streaming progress while a forbidden call is made
+			let progress = 0;
+			const [r, denied] = await Promise.all([
+				client.callTool({ name: 'chatter', arguments: { n: Number(arg) } }, undefined,
+					{ onprogress: () => progress++ }),
+				client.callTool({ name: 'delete-everything', arguments: {} }).then(() => 'not denied', (e) => e.code),
+			]);
+			out({ ok: r.content[0].text, progress, denied });
 		} else if (op === 'read') {
 			out({ ok: (await client.readResource({ uri: arg })).contents[0].text });
 		} else if (op === 'post' || op === 'big') {

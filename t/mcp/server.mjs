@@ -29,6 +29,17 @@ function mcpServer() {
 		async (args) => { seen('delete-everything', args); return { content: [{ type: 'text', text: 'deleted' }] }; });
 	s.registerTool('fail', { description: 'a tool error', inputSchema: {} },
 		async (args) => { seen('fail', args); return { isError: true, content: [{ type: 'text', text: 'it failed' }] }; });
+	s.registerTool('chatter', { description: 'N progress notifications, then a result', inputSchema: { n: z.number() } },
+		async (args, extra) => {
+			seen('chatter', args);
+			const token = extra._meta?.progressToken;
+			for (let i = 1; token !== undefined && i <= args.n; i++) {
+				await extra.sendNotification({ method: 'notifications/progress',
+					params: { progressToken: token, progress: i, total: args.n, message: 'p'.repeat(2000) } });
+				if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+			}
+			return { content: [{ type: 'text', text: 'chattered ' + args.n }] };
+		});
 	s.registerResource('motd', 'test://motd', { description: 'message of the day' },
 		async (uri) => ({ contents: [{ uri: uri.href, text: 'hello' }] }));
 	return s;
