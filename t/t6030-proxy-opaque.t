@@ -41,7 +41,7 @@ time.sleep(0.3); print('ready', flush=True); time.sleep(600)
 " >servers.out 2>&1 &
 SERVERS=$!
 trap 'kill $SERVERS 2>/dev/null' EXIT
-for i in $(seq 50); do grep -q ready servers.out && break; sleep 0.1; done
+for i in $(seq 50); do grep -qs ready servers.out && break; sleep 0.1; done
 
 cat >policy.cedar <<EOF2
 @id("all-files")
