@@ -176,16 +176,22 @@ struct ev_net {
 	__u16 action; /* what the kernel did: NET_ALLOW or NET_DENY */
 	__u16 mode; /* the mode of the set that decided */
 	__u16 reason; /* NET_REASON_* */
-	__u16 _pad;
+	__u16 flags; /* NET_F_* */
 	__u32 gen;
 	__u32 set_id;
 };
+
+/* ev_net.flags */
+#define NET_F_LSM (1u << 0) /* decided by lsm/socket_connect or socket_sendmsg */
+#define NET_F_FOREIGN (1u << 1) /* the socket was made outside the session (fd passing) */
 
 /* Index into the network object's stats_map. */
 enum net_stat {
 	NET_STAT_RINGBUF_DROPS = 0,
 	NET_STAT_SEEN,
 	NET_STAT_DENIED,
+	NET_STAT_LSM_SEEN, /* calls of the session the LSM hooks decided */
+	NET_STAT_LSM_DENIED,
 	NET_STAT_MAX,
 };
 

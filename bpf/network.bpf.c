@@ -37,62 +37,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
-#include "events.h"
+#include "network.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	/* 4 MiB: ~37,000 records, so a burst of connects while the loop is
-	 * busy (a policy switch waits for an RCU grace period) fits. */
-	__uint(max_entries, 4 << 20);
-} events_map SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NET_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats_map SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, struct net_protect_key);
-	__type(value, __u32);
-} protect_map SEC(".maps");
-
-/* The shape of the inner tries; the reactor creates each one with as many
- * entries as its policy needs (no rule-count cap). The slot is empty, and
- * every connect denied, until the first policy is committed. */
-struct net_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1);
-	__type(key, struct net_key);
-	__type(value, struct net_verdict);
-} trie_shape SEC(".maps"); /* unused; gives BTF the full key and value types */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__array(values, struct net_trie);
-} policy_map SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct net_proxy_conf);
-} proxy_map SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u16);
-	__type(value, __u8);
-} redirect_ports_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -109,78 +56,29 @@ struct {
 } origdst_port_map SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct net_proxy_conf);
-} dns_map SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct net_origdst);
 } dns_origdst_map SEC(".maps");
 
-static __always_inline void stat_inc(__u32 which)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats_map, &which);
-
-	if (v)
-		*v += 1;
-}
-
-static __always_inline bool protected(const struct net_key *k, __u16 port)
-{
-	struct net_protect_key p = { .family = k->family, .port = port };
-
-	__builtin_memcpy(p.addr, k->addr, sizeof(p.addr));
-	if (bpf_map_lookup_elem(&protect_map, &p))
-		return true;
-	__builtin_memset(p.addr, 0, sizeof(p.addr));
-	return bpf_map_lookup_elem(&protect_map, &p) != NULL;
-}
-
 static __always_inline void emit(struct bpf_sock_addr *ctx, __u16 type, const struct net_key *k,
 				 __u16 port, bool mapped, const struct net_verdict *v, __u16 action,
 				 __u16 reason)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 ugid = bpf_get_current_uid_gid();
-	struct ev_net *ev;
+	struct net_call c = {
+		.k = k,
+		.v = v,
+		.type = type,
+		.port = port,
+		.protocol = ctx->protocol,
+		.sock_type = ctx->type,
+		.action = action,
+		.reason = reason,
+		.mapped = mapped,
+	};
 
-	ev = bpf_ringbuf_reserve(&events_map, sizeof(*ev), 0);
-	if (!ev) {
-		stat_inc(NET_STAT_RINGBUF_DROPS);
-		return;
-	}
-	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->hdr.type = type;
-	ev->hdr.version = EV_VERSION;
-	ev->hdr.size = sizeof(*ev);
-	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
-	ev->task.pid = pid_tgid >> 32;
-	ev->task.tid = (__u32)pid_tgid;
-	ev->task.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	ev->task.uid = (__u32)ugid;
-	ev->task.gid = ugid >> 32;
-	ev->task.cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(ev->task.comm, sizeof(ev->task.comm));
-	__builtin_memcpy(ev->addr, k->addr, sizeof(ev->addr));
-	ev->port = port;
-	ev->family = k->family;
-	ev->mapped = mapped;
-	ev->protocol = ctx->protocol;
-	ev->sock_type = ctx->type;
-	ev->action = action;
-	ev->reason = reason;
-	if (v) {
-		ev->mode = v->mode;
-		ev->gen = v->gen;
-		ev->set_id = v->set_id;
-	}
-	bpf_ringbuf_submit(ev, 0);
+	net_emit(&c);
 }
 
 /* Points CTX at the proxy conf PC's address (IPv4, or ::ffff:a.b.c.d for
@@ -274,16 +172,14 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 type, struct 
 {
 	const struct net_verdict *v = NULL;
 	__u16 action, reason;
-	__u32 zero = 0;
-	void *trie;
 
-	stat_inc(NET_STAT_SEEN);
-	if (protected(k, port)) {
+	net_stat_inc(NET_STAT_SEEN);
+	if (net_protected(k, port)) {
 		reason = NET_REASON_PROTECTED;
 	} else if ((action = dns_step(ctx, k, port, v6)) != 0) {
 		emit(ctx, type, k, port, mapped, NULL, action, NET_REASON_DNS);
 		if (action == NET_DENY)
-			stat_inc(NET_STAT_DENIED);
+			net_stat_inc(NET_STAT_DENIED);
 		return action != NET_DENY;
 	} else if ((action = proxy_step(ctx, k, port, type, v6)) != 0) {
 		reason = NET_REASON_PROXY;
@@ -291,9 +187,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 type, struct 
 			reason = NET_REASON_QUIC;
 		emit(ctx, type, k, port, mapped, NULL, action, reason);
 		return action != NET_DENY;
-	} else if (!(trie = bpf_map_lookup_elem(&policy_map, &zero))) {
-		reason = NET_REASON_NO_POLICY;
-	} else if (!(v = bpf_map_lookup_elem(trie, k))) {
+	} else if (!(v = net_lookup(k))) {
 		reason = NET_REASON_NO_POLICY;
 	} else {
 		action = v->action == NET_ALLOW ? NET_ALLOW : NET_DENY;
@@ -302,20 +196,17 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u16 type, struct 
 	if (!v)
 		action = NET_DENY;
 	if (action != NET_ALLOW)
-		stat_inc(NET_STAT_DENIED);
+		net_stat_inc(NET_STAT_DENIED);
 	emit(ctx, type, k, port, mapped, v, action, reason);
 	return action == NET_ALLOW;
 }
 
 static __always_inline int decide4(struct bpf_sock_addr *ctx, __u16 type)
 {
-	struct net_key k = { .prefixlen = NET_PLEN_PORT, .family = NET_FAMILY_V4 };
-	__u32 ip = ctx->user_ip4;
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	struct net_key k;
 
-	__builtin_memcpy(k.addr, &ip, 4);
-	k.port[0] = port >> 8;
-	k.port[1] = port & 0xff;
+	net_key_v4(&k, ctx->user_ip4, port);
 	return decide(ctx, type, &k, port, false, false);
 }
 
@@ -323,23 +214,12 @@ static __always_inline int decide4(struct bpf_sock_addr *ctx, __u16 type)
  * (the kernel sends it as IPv4). */
 static __always_inline int decide6(struct bpf_sock_addr *ctx, __u16 type)
 {
-	struct net_key k = { .prefixlen = NET_PLEN_PORT, .family = NET_FAMILY_V6 };
-	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
-	__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
-	bool mapped = w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff);
+	struct net_key k;
+	bool mapped;
 
-	if (mapped) {
-		k.family = NET_FAMILY_V4;
-		__builtin_memcpy(k.addr, &w3, 4);
-	} else {
-		__builtin_memcpy(k.addr, &w0, 4);
-		__builtin_memcpy(k.addr + 4, &w1, 4);
-		__builtin_memcpy(k.addr + 8, &w2, 4);
-		__builtin_memcpy(k.addr + 12, &w3, 4);
-	}
-	k.port[0] = port >> 8;
-	k.port[1] = port & 0xff;
+	mapped = net_key_v6(&k, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			    ctx->user_ip6[3], port);
 	return decide(ctx, type, &k, port, mapped, true);
 }
 

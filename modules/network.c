@@ -27,6 +27,9 @@
  *   - puts the transparent proxy in force (network_set_proxy): the ports
  *     it takes, where it listens, and the original destinations it reads
  *     back by client port (network_orig_dst, filled by handle_sockops).
+ *   - where the kernel runs the bpf LSM, also loads bpf/network_lsm.bpf.c
+ *     (modules/network_lsm.c) on the same maps: it decides by the calling
+ *     task's cgroup, so a socket passed in from outside is decided too.
  *
  * Compiled sets of the last few generations are kept, so an event read
  * after a policy change still names the rules of the policy that decided it.
@@ -48,8 +51,10 @@
 #include "bpfring.h"
 #include "events.h"
 #include "log.h"
+#include "lsm.h"
 #include "module.h"
 #include "network.h"
+#include "network_lsm.h"
 #include "policy.h"
 #include "reactor.h"
 #include "network.skel.h"
@@ -1615,6 +1620,10 @@ static void decode_net(const struct ev_net *e)
 		json_object_set_new(r->details, "ipv4_mapped", json_true());
 	if (e->task.tid != e->task.pid)
 		json_object_set_new(r->details, "tid", json_integer(e->task.tid));
+	if (e->flags & NET_F_LSM)
+		json_object_set_new(r->details, "backend", json_string("bpf-lsm"));
+	if (e->flags & NET_F_FOREIGN)
+		json_object_set_new(r->details, "socket_from_outside", json_true());
 	if (e->reason == NET_REASON_DNS) {
 		/* The forwarder decides by name (dns.query). */
 		r->decision = e->action == NET_DENY ? DECISION_DENY : DECISION_NONE;
@@ -1710,6 +1719,10 @@ static int network_session_start(char *err, size_t errlen)
 			  bpf_map__fd(skel->maps.stats_map), NET_STAT_RINGBUF_DROPS, err, errlen);
 	if (rc)
 		return rc;
+	/* The probe said the bpf LSM runs: a failure here is a real one. */
+	if (lsm_available() &&
+	    (rc = network_lsm_start(skel->obj, s->cgroup_id, s->cgroup_level, err, errlen)))
+		return rc;
 	bind_watch = reactor_every(1000, bind_expire, NULL);
 	if (!bind_watch) {
 		snprintf(err, errlen, "network: cannot watch the name bindings");
@@ -1738,6 +1751,7 @@ static void network_fini(void)
 	free(binds);
 	binds = NULL;
 	dyn_total = 0;
+	network_lsm_stop();
 	network_bpf__destroy(skel);
 	skel = NULL;
 	for (int i = 0; i < SETS_KEPT; i++) {
@@ -1753,7 +1767,7 @@ static const char *const network_actions[] = { "NetworkConnect", "HttpRewrite", 
 
 const char *network_backend(void)
 {
-	return "cgroup-bpf";
+	return network_lsm_active() ? "cgroup-bpf + bpf-lsm" : "cgroup-bpf";
 }
 
 const struct module network_module = {

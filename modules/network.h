@@ -36,7 +36,9 @@ int network_protect(const struct sockaddr *sa, socklen_t len);
 bool network_is_protected(const struct sockaddr *sa, socklen_t len);
 
 /* What decides connections in this session, for the status and the
- * session.enforcement event. */
+ * session.enforcement event: "cgroup-bpf", or "cgroup-bpf + bpf-lsm" once
+ * the session started where the kernel runs the bpf LSM
+ * (modules/network_lsm.h). */
 const char *network_backend(void);
 
 /* Puts the transparent proxy in force for the session: TCP connects to
