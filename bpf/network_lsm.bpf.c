@@ -106,10 +106,9 @@ static __always_inline int decide(struct socket *sock, const void *uaddr, int ad
 		net_key_v4(&k, in->sin_addr.s_addr, c.port);
 	} else if (family == AF_INET6 && addrlen >= SIN6_LEN_RFC2133) {
 		c.port = bpf_ntohs(sa.sin6_port);
-		c.mapped = net_key_v6(&k, sa.sin6_addr.in6_u.u6_addr32[0],
-				      sa.sin6_addr.in6_u.u6_addr32[1],
-				      sa.sin6_addr.in6_u.u6_addr32[2],
-				      sa.sin6_addr.in6_u.u6_addr32[3], c.port);
+		c.mapped = net_key_v6(
+			&k, sa.sin6_addr.in6_u.u6_addr32[0], sa.sin6_addr.in6_u.u6_addr32[1],
+			sa.sin6_addr.in6_u.u6_addr32[2], sa.sin6_addr.in6_u.u6_addr32[3], c.port);
 	} else {
 		return 0;
 	}

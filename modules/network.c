@@ -1193,7 +1193,13 @@ int network_name_decide(const char *name, enum decision *d, json_t **policies)
 /* Creates the kernel trie for S (sized to it) and fills it. */
 static int set_load(struct net_set *s, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	/* With trie_shape's BTF: 6.1 compares inner maps' timer offsets, which
+	 * differ between a map created with BTF (libbpf's template) and one
+	 * without, and refuses the swap with EINVAL. */
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC,
+		    .btf_fd = (uint32_t)bpf_object__btf_fd(skel->obj),
+		    .btf_key_type_id = bpf_map__btf_key_type_id(skel->maps.trie_shape),
+		    .btf_value_type_id = bpf_map__btf_value_type_id(skel->maps.trie_shape));
 	/* Enforce: room for the addresses of names (network_bind_name). */
 	size_t n = network_set_entries(s) + (s->mode == MODE_ENFORCE ? DYN_MAX : 0);
 	int fd;
