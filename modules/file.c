@@ -39,12 +39,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "cedar/cedar.h"
+#include "forbidden_inodes.h"
 #include "log.h"
 #include "lsm.h"
 #include "module.h"
@@ -81,32 +81,14 @@ static char **marked; /* /proc/<init>/root<mountpoint> of each marked mount */
 static size_t nmarked;
 static uint64_t mark_mask; /* what the marks ask for now */
 
-/* Hard links and renames: a path policy sees the name used, and link(2) or
- * rename(2) (neither opens the file) would carry a forbidden file into a
- * permitted directory. So every file named by a forbid (File, or anything
- * under a Dir, up to LINK_SCAN_MAX entries) is remembered by inode when
- * the policy is compiled, and an open of one of those inodes is decided on
- * its forbidden name, whatever name it is opened by. */
-#define LINK_SCAN_MAX 20000
-
-struct inode_name {
-	dev_t dev;
-	ino_t ino;
-	char *path;
-};
-
-struct inode_set {
-	struct inode_name *v;
-	size_t n, cap;
-	bool truncated; /* a forbidden directory had more than LINK_SCAN_MAX entries */
-};
-
-static struct inode_set forbidden;
+/* Hard links and renames: an open of a file named by a forbid is decided
+ * on its forbidden name, whatever name it is opened by (forbidden_inodes.h). */
+static struct forbidden_inodes forbidden;
 
 struct staged {
 	const struct policy *p;
 	enum mode m;
-	struct inode_set forbidden;
+	struct forbidden_inodes forbidden;
 };
 
 static const char *const file_actions[] = {
@@ -267,121 +249,6 @@ static json_t *request_context(pid_t tid, const char *path)
 	return ctx;
 }
 
-/* ---- forbidden inodes ----------------------------------------------------- */
-
-static void inode_set_free(struct inode_set *set)
-{
-	for (size_t i = 0; i < set->n; i++)
-		free(set->v[i].path);
-	free(set->v);
-	memset(set, 0, sizeof(*set));
-}
-
-static int inode_cmp(const void *a, const void *b)
-{
-	const struct inode_name *x = a, *y = b;
-
-	if (x->dev != y->dev)
-		return x->dev < y->dev ? -1 : 1;
-	return x->ino < y->ino ? -1 : x->ino > y->ino;
-}
-
-static void inode_add(struct inode_set *set, const struct stat *st, const char *path)
-{
-	struct inode_name *v;
-
-	if (!S_ISREG(st->st_mode))
-		return;
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 64;
-
-		v = realloc(set->v, cap * sizeof(*v));
-		if (!v)
-			return;
-		set->v = v;
-		set->cap = cap;
-	}
-	set->v[set->n].path = strdup(path);
-	if (!set->v[set->n].path)
-		return;
-	set->v[set->n].dev = st->st_dev;
-	set->v[set->n].ino = st->st_ino;
-	set->n++;
-}
-
-/* Adds the files at or under PATH, depth first, at most LINK_SCAN_MAX. */
-static void inode_scan(struct inode_set *set, const char *path, size_t *budget)
-{
-	struct stat st;
-	struct dirent *d;
-	DIR *dir;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		inode_add(set, &st, path);
-		return;
-	}
-	dir = opendir(path);
-	if (!dir)
-		return;
-	while ((d = readdir(dir))) {
-		char child[PATH_MAX];
-
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-			continue;
-		if (!*budget) {
-			set->truncated = true;
-			break;
-		}
-		(*budget)--;
-		snprintf(child, sizeof(child), "%s%s%s", path,
-			 path[strlen(path) - 1] == '/' ? "" : "/", d->d_name);
-		inode_scan(set, child, budget);
-	}
-	closedir(dir);
-}
-
-/* Collects the files named by forbid rules on file opens and execs. */
-static void inode_collect(const struct policy *p, struct inode_set *set)
-{
-	static const char *const actions[] = { "FileOpen", "ProcessExec" };
-	size_t budget = LINK_SCAN_MAX;
-
-	for (size_t a = 0; a < 2; a++) {
-		struct cedar_rules rules = { 0 };
-
-		if (cedar_rules_for_action(p->ps, actions[a], &rules) < 0)
-			continue;
-		for (size_t i = 0; i < rules.n; i++) {
-			const struct cedar_rule *r = &rules.v[i];
-
-			for (size_t t = 0; r->forbid && t < r->ntargets; t++) {
-				const struct cedar_target *tg = &r->targets[t];
-
-				if ((tg->op == CEDAR_TARGET_EQ || tg->op == CEDAR_TARGET_IN) &&
-				    tg->type && tg->id &&
-				    (strcmp(tg->type, "File") == 0 || strcmp(tg->type, "Dir") == 0))
-					inode_scan(set, tg->id, &budget);
-			}
-		}
-		cedar_rules_free(&rules);
-	}
-	if (set->n)
-		qsort(set->v, set->n, sizeof(set->v[0]), inode_cmp);
-}
-
-static const char *inode_forbidden_name(const struct stat *st)
-{
-	struct inode_name key = { .dev = st->st_dev, .ino = st->st_ino };
-	const struct inode_name *hit;
-
-	if (!forbidden.n || !S_ISREG(st->st_mode))
-		return NULL;
-	hit = bsearch(&key, forbidden.v, forbidden.n, sizeof(key), inode_cmp);
-	return hit ? hit->path : NULL;
-}
-
 /* ---- kernel-side allow cache --------------------------------------------- */
 
 /* An enforced open costs a round trip to the loop (~10 us). When the policy
@@ -498,7 +365,8 @@ static void handle(const struct fanotify_event_metadata *m)
 		return;
 	}
 	path[n] = '\0';
-	linked = inode_forbidden_name(&st);
+	linked = S_ISREG(st.st_mode) ? forbidden_inodes_find(&forbidden, st.st_dev, st.st_ino)
+				   : NULL;
 	if (linked) {
 		snprintf(opened_as, sizeof(opened_as), "%s", path);
 		snprintf(path, sizeof(path), "%s", linked);
@@ -763,11 +631,11 @@ static int file_policy_prepare(const struct policy *p, enum mode m, void **stage
 		return -ENOMEM;
 	st->p = p;
 	st->m = m;
-	inode_collect(p, &st->forbidden);
+	forbidden_inodes_collect(p->ps, &st->forbidden);
 	if (st->forbidden.truncated)
 		log_warn(
 			"file: a forbidden directory has more than %d entries: hard links to files past that are not recognised",
-			LINK_SCAN_MAX);
+			FORBIDDEN_INODES_SCAN_MAX);
 	*staged = st;
 	return 0;
 }
@@ -776,7 +644,7 @@ static void file_policy_abort(void *staged)
 {
 	struct staged *st = staged;
 
-	inode_set_free(&st->forbidden);
+	forbidden_inodes_free(&st->forbidden);
 	free(st);
 }
 
@@ -787,7 +655,7 @@ static void file_policy_commit(void *staged)
 	cache_clear();
 	ignore_flush();
 	cache_usable = !(st->p->context_keys & ~POLICY_CTX_PATH);
-	inode_set_free(&forbidden);
+	forbidden_inodes_free(&forbidden);
 	forbidden = st->forbidden;
 	/* Before the session is ready there are no marks yet; session_ready
 	 * marks for the mode in force. */
@@ -814,7 +682,7 @@ static void file_fini(void)
 	cache_clear();
 	free(cache);
 	cache = NULL;
-	inode_set_free(&forbidden);
+	forbidden_inodes_free(&forbidden);
 	for (size_t i = 0; i < nmarked; i++)
 		free(marked[i]);
 	free(marked);

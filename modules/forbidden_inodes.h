@@ -1,0 +1,47 @@
+/* forbidden_inodes.h: the files a policy's forbids name, by inode.
+ *
+ * A path policy sees the name an access uses, and link(2) or rename(2)
+ * (neither opens the file) would carry a forbidden file to a permitted
+ * name. So both file backends remember, when a policy is compiled, every
+ * regular file named by a forbid on FileOpen* or ProcessExec (a File, or
+ * anything under a Dir, at most FORBIDDEN_INODES_SCAN_MAX entries) by
+ * (device, inode), and decide an access to one of those inodes on its
+ * forbidden name, whatever name it is reached by: the fanotify backend in
+ * the loop (modules/file.c), the BPF LSM backend in the kernel, from trie
+ * entries compiled from this set (modules/lsm.c).
+ */
+#ifndef LEASH_FORBIDDEN_INODES_H
+#define LEASH_FORBIDDEN_INODES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define FORBIDDEN_INODES_SCAN_MAX 20000
+
+struct cedar_policy_set;
+
+struct forbidden_inode {
+	dev_t dev; /* st_dev, as stat(2) gives it */
+	ino_t ino;
+	char *path; /* the forbidden name */
+};
+
+struct forbidden_inodes {
+	struct forbidden_inode *v; /* sorted by (dev, ino) */
+	size_t n, cap;
+	bool truncated; /* a forbidden directory had more entries than the scan reads */
+};
+
+/* Fills SET (zeroed by the caller) with the regular files named by the
+ * forbid rules of PS on FileOpen and ProcessExec. Files that cannot be
+ * read or allocated are left out (the set is a best effort beyond the
+ * policy's own paths). */
+void forbidden_inodes_collect(const struct cedar_policy_set *ps, struct forbidden_inodes *set);
+
+/* The forbidden name of (DEV, INO) in SET, or NULL. SET keeps it. */
+const char *forbidden_inodes_find(const struct forbidden_inodes *set, dev_t dev, ino_t ino);
+
+void forbidden_inodes_free(struct forbidden_inodes *set);
+
+#endif
