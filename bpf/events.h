@@ -249,6 +249,13 @@ _Static_assert(sizeof(struct net_origdst) == 24, "net_origdst layout");
  * An id longer than LSM_KEY_PATH bytes is looked up by its first
  * LSM_KEY_PATH bytes: exact, because rules longer than that are refused
  * when the policy is compiled (so none can be cut by the truncation).
+ *
+ * Hard links and renames: the same trie holds, for each regular file a
+ * forbid names (forbidden_inodes.h), one entry per class keyed by type
+ * LSM_TYPE_INODE and the file's struct lsm_inode_id, whose value is the
+ * verdict of its forbidden name in that class (flagged LSM_V_INODE). An
+ * access to that inode is decided by it, whatever name it uses; being in
+ * the trie, these entries are swapped with the policy they came from.
  */
 enum {
 	EV_LSM_FILE = 48, /* file_open or bprm_check_security */
@@ -269,7 +276,18 @@ enum {
 enum {
 	LSM_TYPE_FILE = 1,
 	LSM_TYPE_DIR = 2,
+	LSM_TYPE_INODE = 3, /* path holds a struct lsm_inode_id */
 };
+
+/* The key's path bytes of an inode entry: dev is the kernel's encoding
+ * (sb->s_dev, major << 20 | minor), not stat(2)'s. */
+struct lsm_inode_id {
+	__u32 dev;
+	__u32 ino_lo;
+	__u32 ino_hi;
+};
+
+#define LSM_PLEN_INODE (8 * (2 + sizeof(struct lsm_inode_id)))
 
 struct lsm_key {
 	__u32 prefixlen;
@@ -298,13 +316,20 @@ struct lsm_verdict {
 	__u16 action; /* LSM_ALLOW or LSM_DENY, what the policy says */
 	__u16 mode; /* enum mode the set was compiled for: only enforce denies */
 	__u16 reason; /* LSM_REASON_* */
-	__u16 _pad;
+	__u16 flags; /* LSM_V_* */
 };
+
+/* lsm_verdict.flags */
+#define LSM_V_INODE (1u << 0) /* an inode entry: the verdict of the forbidden name */
 
 /* ev_lsm_file.flags */
 #define LSM_F_DENIED (1u << 0) /* the kernel refused the access (EPERM) */
 #define LSM_F_LONG (1u << 1) /* the id was longer than LSM_KEY_PATH */
 #define LSM_F_NO_PATH (1u << 2) /* no path: path_len is 0 */
+#define LSM_F_INODE (1u << 3) /* decided by the inode's forbidden name (v is its verdict) */
+#define LSM_F_LOADER (1u << 4) /* an executable mapping made by the dynamic loader */
+#define LSM_F_LINK (1u << 5) /* a hard link to the inode (lsm/inode_link) */
+#define LSM_F_MPROTECT (1u << 6) /* the loader made a file mapping executable */
 
 /* A record of variable size: the path's bytes (NUL included) follow the
  * fixed part, and hdr.size is offsetof(path) + path_len rounded up to 8. */
@@ -328,11 +353,13 @@ enum lsm_stat {
 	LSM_STAT_SEEN, /* hook calls from the session */
 	LSM_STAT_DENIED,
 	LSM_STAT_NO_PATH,
+	LSM_STAT_INODE, /* accesses decided by an inode entry */
 	LSM_STAT_MAX,
 };
 
 _Static_assert(sizeof(struct lsm_key) == 4 + 2 + LSM_KEY_PATH, "lsm_key layout");
 _Static_assert(sizeof(struct lsm_verdict) == 16, "lsm_verdict layout");
+_Static_assert(sizeof(struct lsm_inode_id) == 12, "lsm_inode_id layout");
 _Static_assert(sizeof(struct ev_lsm_file) == 16 + 48 + 8 + 16 + 16 + LSM_PATH_MAX,
 	       "ev_lsm_file layout");
 

@@ -14,11 +14,28 @@
  *   3. the class: execve's own open of the program (FMODE_EXEC) is left to
  *      bprm_check_security, which decides it as ProcessExec; an open with
  *      FMODE_WRITE or O_TRUNC is a read-write open, else read-only;
- *   4. one trie lookup (lsm_policy_map slot 0, swapped whole by the
- *      reactor: each call is decided wholly by one policy);
+ *   4. the trie (lsm_policy_map slot 0, swapped whole by the reactor: each
+ *      call is decided wholly by one policy): first the inode's entry (a
+ *      file a forbid names is decided on its forbidden name, whatever
+ *      name reaches it: hard links, renames), else the path's;
  *   5. a record of the access and the verdict into the ring buffer (a
  *      failed output is counted in stats_map, never silent); in enforce
  *      mode a deny returns -EPERM.
+ *
+ * The bypasses a path policy invites, closed here as the fanotify backend
+ * closes them (modules/file.c):
+ *   - lsm/inode_link: a hard link to a file a forbid names is decided as a
+ *     read-write open of its forbidden name (no new name for a file the
+ *     agent may not write);
+ *   - lsm/mmap_file: `ld.so PROGRAM` reads and maps PROGRAM instead of
+ *     exec'ing it, so a file the dynamic loader (the task's exe is
+ *     ld-linux*, ld.so*, ld-musl*) maps executable is decided as
+ *     ProcessExec (bpf_d_path is allowed in this hook on 6.1 and 6.12),
+ *     and each one allowed is remembered in loader_map;
+ *   - lsm/file_mprotect: the loader making a file mapping executable later
+ *     (bpf_d_path is not allowed there): allowed only for a file it mapped
+ *     executable, allowed, under the policy in force; else denied in
+ *     enforce mode.
  *
  * handle_test_lookup (a tc program, which BPF_PROG_TEST_RUN can run on any
  * kernel) runs steps 3-4 on a request from test_req_map: the host's
@@ -39,12 +56,16 @@ char LICENSE[] SEC("license") = "GPL";
 #define O_TRUNC 01000
 #define S_IFMT 00170000
 #define S_IFDIR 0040000
+#define S_IFREG 0100000
+#define PROT_EXEC 0x4
+#define VM_EXEC 0x4
 
 /* Set by the reactor after load, before attach (writable: the object is
  * loaded once by the capability probe, before the session exists). */
 __u64 session_cgid = 0;
 __u32 session_level = 0;
 __u32 policy_mode = 0; /* enum mode: without a policy, enforce denies */
+__u32 policy_gen = 0; /* the generation in lsm_policy_map */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -88,6 +109,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+/* Files the dynamic loader mapped executable, allowed, by (dev, ino, the
+ * generation that allowed it): file_mprotect cannot compute a path. */
+struct loader_key {
+	struct lsm_inode_id id;
+	__u32 gen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct loader_key);
+	__type(value, __u32);
+} loader_map SEC(".maps");
 
 /* handle_test_lookup's request (ev.cls, ev.type, ev.path, ev.path_len as
  * bpf_d_path returns it) and its answer (ev.v, ev.flags). */
@@ -134,7 +169,24 @@ static __always_inline void build_key(struct lsm_key *k, struct ev_lsm_file *e)
 		k->path[n] = '/';
 }
 
-/* The verdict for E (cls, type, path filled in), into E->v. */
+/* The inode entry of (DEV, INO) in class CLS of TRIE, K as scratch: the
+ * verdict of the file's forbidden name, or NULL when no forbid names it. */
+static __always_inline struct lsm_verdict *inode_verdict(void *trie, struct lsm_key *k, __u8 cls,
+							 __u32 dev, __u64 ino)
+{
+	struct lsm_inode_id id = { .dev = dev, .ino_lo = (__u32)ino, .ino_hi = ino >> 32 };
+	struct lsm_verdict *v;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->prefixlen = LSM_PLEN_MAX;
+	k->cls = cls;
+	k->type = LSM_TYPE_INODE;
+	__builtin_memcpy(k->path, &id, sizeof(id));
+	v = bpf_map_lookup_elem(trie, k);
+	return v && (v->flags & LSM_V_INODE) ? v : NULL;
+}
+
+/* The verdict for E (cls, type, path, dev, ino filled in), into E->v. */
 static __always_inline void decide(struct scratch *s)
 {
 	struct ev_lsm_file *e = &s->ev;
@@ -146,13 +198,23 @@ static __always_inline void decide(struct scratch *s)
 	e->v.set_id = 0;
 	e->v.mode = policy_mode;
 	e->v.action = LSM_DENY;
-	if (!e->path_len) {
-		e->v.reason = LSM_REASON_NO_PATH;
-		return;
-	}
+	e->v.flags = 0;
 	trie = bpf_map_lookup_elem(&lsm_policy_map, &zero);
 	if (!trie) {
 		e->v.reason = LSM_REASON_NO_POLICY;
+		return;
+	}
+	if (e->type == LSM_TYPE_FILE) {
+		v = inode_verdict(trie, &s->key, e->cls, e->dev, e->ino);
+		if (v) {
+			e->v = *v;
+			e->flags |= LSM_F_INODE;
+			stat_inc(LSM_STAT_INODE);
+			return;
+		}
+	}
+	if (!e->path_len) {
+		e->v.reason = LSM_REASON_NO_PATH;
 		return;
 	}
 	build_key(&s->key, e);
@@ -169,14 +231,15 @@ static __always_inline bool in_session(void)
 	return session_cgid && bpf_get_current_ancestor_cgroup_id(session_level) == session_cgid;
 }
 
-static __always_inline struct scratch *start(struct file *f, __u8 cls)
+/* The scratch event of this CPU with the task's part and CLS filled in,
+ * no path, or NULL. */
+static __always_inline struct scratch *start_task(__u8 cls)
 {
 	struct task_struct *task = (void *)bpf_get_current_task_btf();
 	__u64 ugid = bpf_get_current_uid_gid();
 	struct ev_lsm_file *e;
 	struct scratch *s;
 	__u32 zero = 0;
-	long n;
 
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
@@ -194,6 +257,21 @@ static __always_inline struct scratch *start(struct file *f, __u8 cls)
 	e->task.cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->task.comm, sizeof(e->task.comm));
 	e->cls = cls;
+	e->type = LSM_TYPE_FILE;
+	return s;
+}
+
+/* start_task, then the file F: its type, inode and path. */
+static __always_inline struct scratch *start(struct file *f, __u8 cls)
+{
+	struct ev_lsm_file *e;
+	struct scratch *s;
+	long n;
+
+	s = start_task(cls);
+	if (!s)
+		return NULL;
+	e = &s->ev;
 	e->type = (f->f_inode->i_mode & S_IFMT) == S_IFDIR ? LSM_TYPE_DIR : LSM_TYPE_FILE;
 	e->ino = f->f_inode->i_ino;
 	e->dev = f->f_inode->i_sb->s_dev;
@@ -263,6 +341,136 @@ int BPF_PROG(handle_bprm_check, struct linux_binprm *bprm)
 	if (!s)
 		return policy_mode == 2 ? -EPERM : 0;
 	decide(s);
+	return finish(s);
+}
+
+/* Whether the current task's program is the dynamic loader, run as a
+ * program (`ld.so PROGRAM`): its file name starts ld-linux, ld.so or
+ * ld-musl, as the fanotify backend checks it. */
+static __always_inline bool run_by_loader(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task_btf();
+	struct mm_struct *mm = task->mm;
+	struct file *exe;
+	char name[8] = {};
+
+	if (!mm)
+		return false;
+	exe = mm->exe_file;
+	if (!exe)
+		return false;
+	if (bpf_probe_read_kernel_str(name, sizeof(name), exe->f_path.dentry->d_name.name) < 0)
+		return false;
+	if (name[0] != 'l' || name[1] != 'd')
+		return false;
+	if (name[2] == '.' && name[3] == 's' && name[4] == 'o')
+		return true;
+	if (name[2] != '-')
+		return false;
+	return (name[3] == 'l' && name[4] == 'i' && name[5] == 'n' && name[6] == 'u') ||
+	       (name[3] == 'm' && name[4] == 'u' && name[5] == 's' && name[6] == 'l');
+}
+
+SEC("lsm/inode_link")
+int BPF_PROG(handle_inode_link, struct dentry *old_dentry, struct inode *dir,
+	     struct dentry *new_dentry)
+{
+	struct inode *inode = old_dentry->d_inode;
+	struct lsm_verdict *v;
+	struct scratch *s;
+	__u32 zero = 0;
+	void *trie;
+
+	if (!inode || (inode->i_mode & S_IFMT) != S_IFREG || !in_session())
+		return 0;
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	trie = bpf_map_lookup_elem(&lsm_policy_map, &zero);
+	if (!s || !trie)
+		return policy_mode == 2 ? -EPERM : 0;
+	v = inode_verdict(trie, &s->key, LSM_CLASS_WRITE, inode->i_sb->s_dev, inode->i_ino);
+	if (!v)
+		return 0; /* no forbid names it: its names are decided as they are used */
+	stat_inc(LSM_STAT_SEEN);
+	s = start_task(LSM_CLASS_WRITE);
+	if (!s)
+		return policy_mode == 2 ? -EPERM : 0;
+	s->ev.ino = inode->i_ino;
+	s->ev.dev = inode->i_sb->s_dev;
+	s->ev.flags |= LSM_F_LINK | LSM_F_INODE;
+	s->ev.v = *v;
+	return finish(s);
+}
+
+SEC("lsm/mmap_file")
+int BPF_PROG(handle_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot,
+	     unsigned long flags)
+{
+	struct loader_key k = {};
+	struct scratch *s;
+	__u32 one = 1;
+	int rc;
+
+	if (!file || !(prot & PROT_EXEC) || !in_session() || !run_by_loader())
+		return 0;
+	stat_inc(LSM_STAT_SEEN);
+	s = start(file, LSM_CLASS_EXEC);
+	if (!s)
+		return policy_mode == 2 ? -EPERM : 0;
+	s->ev.flags |= LSM_F_LOADER;
+	decide(s);
+	rc = finish(s);
+	if (!rc && s->ev.v.action == LSM_ALLOW) {
+		k.id.dev = s->ev.dev;
+		k.id.ino_lo = (__u32)s->ev.ino;
+		k.id.ino_hi = s->ev.ino >> 32;
+		k.gen = s->ev.v.gen;
+		bpf_map_update_elem(&loader_map, &k, &one, BPF_ANY);
+	}
+	return rc;
+}
+
+SEC("lsm/file_mprotect")
+int BPF_PROG(handle_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
+	     unsigned long prot)
+{
+	struct file *file = vma->vm_file;
+	struct loader_key k = {};
+	struct lsm_verdict *v;
+	struct scratch *s;
+	__u32 zero = 0;
+	void *trie;
+
+	if (!file || !(prot & PROT_EXEC) || (vma->vm_flags & VM_EXEC) || !in_session() ||
+	    !run_by_loader())
+		return 0;
+	k.id.dev = file->f_inode->i_sb->s_dev;
+	k.id.ino_lo = (__u32)file->f_inode->i_ino;
+	k.id.ino_hi = file->f_inode->i_ino >> 32;
+	k.gen = policy_gen;
+	if (bpf_map_lookup_elem(&loader_map, &k))
+		return 0;
+	/* Not mapped executable (and allowed) under this policy. A file a
+	 * forbid names is decided on that name; for any other there is no
+	 * path here to decide on, so it fails closed. */
+	stat_inc(LSM_STAT_SEEN);
+	s = start_task(LSM_CLASS_EXEC);
+	trie = bpf_map_lookup_elem(&lsm_policy_map, &zero);
+	if (!s)
+		return policy_mode == 2 ? -EPERM : 0;
+	s->ev.ino = file->f_inode->i_ino;
+	s->ev.dev = k.id.dev;
+	s->ev.flags |= LSM_F_LOADER | LSM_F_MPROTECT;
+	v = trie ? inode_verdict(trie, &s->key, LSM_CLASS_EXEC, s->ev.dev, s->ev.ino) : NULL;
+	if (v) {
+		s->ev.flags |= LSM_F_INODE;
+		s->ev.v = *v;
+		return finish(s);
+	}
+	s->ev.flags |= LSM_F_NO_PATH;
+	s->ev.v.gen = policy_gen;
+	s->ev.v.mode = policy_mode;
+	s->ev.v.action = LSM_DENY;
+	s->ev.v.reason = LSM_REASON_NO_PATH;
 	return finish(s);
 }
 

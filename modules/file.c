@@ -366,7 +366,7 @@ static void handle(const struct fanotify_event_metadata *m)
 	}
 	path[n] = '\0';
 	linked = S_ISREG(st.st_mode) ? forbidden_inodes_find(&forbidden, st.st_dev, st.st_ino)
-				   : NULL;
+				     : NULL;
 	if (linked) {
 		snprintf(opened_as, sizeof(opened_as), "%s", path);
 		snprintf(path, sizeof(path), "%s", linked);

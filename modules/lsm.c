@@ -14,6 +14,13 @@
  * prefix length some rule uses, so compiling N rules costs N x (distinct
  * lengths) binary searches, not N^2 compares.
  *
+ * Inodes: the files the policy's forbids name (forbidden_inodes.h) get
+ * one entry per class, keyed by their kernel (dev, ino), whose value is
+ * the verdict their forbidden name gets in that class (the same lookup the
+ * kernel does for the path, done here), so a hard link or a rename never
+ * reaches a file by a more permissive name. They live in the same trie,
+ * so they switch with the policy they came from.
+ *
  * Switching: a new trie is created and filled for each policy or mode
  * change (prepare, nothing in force touched) and put in lsm_policy_map's
  * one slot (commit): one pointer swap, so every access is decided wholly by
@@ -31,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/sysmacros.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -38,6 +46,7 @@
 #include "bpfring.h"
 #include "cedar/cedar.h"
 #include "events.h"
+#include "forbidden_inodes.h"
 #include "log.h"
 #include "lsm.h"
 #include "module.h"
@@ -69,6 +78,9 @@ struct lsm_set {
 	char **ids; /* policy id of each rule */
 	bool *forbids; /* each rule's effect */
 	size_t nrules;
+	unsigned lens[LSM_PLEN_MAX + 1]; /* the distinct prefix lengths, ascending */
+	size_t nlens;
+	struct forbidden_inodes inodes; /* files named by a forbid */
 	int fd; /* the kernel trie, -1 until created */
 };
 
@@ -210,7 +222,7 @@ static int set_entries(struct lsm_set *s, const struct lsm_pair *p, size_t np)
 }
 
 /* The entry whose key is exactly K, or NULL. */
-static struct lsm_entry *set_find(struct lsm_set *s, const struct lsm_key *k)
+static struct lsm_entry *set_find(const struct lsm_set *s, const struct lsm_key *k)
 {
 	if (k->prefixlen == 0)
 		return &s->e[0];
@@ -220,7 +232,7 @@ static struct lsm_entry *set_find(struct lsm_set *s, const struct lsm_key *k)
 /* Each entry's decision, from the rules of every prefix containing it. */
 static int set_decide(struct lsm_set *s)
 {
-	unsigned lens[LSM_PLEN_MAX + 1];
+	const unsigned *lens = s->lens;
 	bool seen[LSM_PLEN_MAX + 1] = { false };
 	size_t nlens = 0;
 
@@ -228,7 +240,8 @@ static int set_decide(struct lsm_set *s)
 		seen[s->e[i].key.prefixlen] = true;
 	for (unsigned l = 1; l <= LSM_PLEN_MAX; l++)
 		if (seen[l])
-			lens[nlens++] = l;
+			s->lens[nlens++] = l;
+	s->nlens = nlens;
 	for (size_t i = 0; i < s->n; i++) {
 		struct lsm_entry *e = &s->e[i];
 		json_t *forbids = json_array(), *permits = json_array();
@@ -259,6 +272,35 @@ static int set_decide(struct lsm_set *s)
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+/* The entry the kernel's trie answers for an access of class CLS to the
+ * file PATH (the longest prefix containing its key, as build_key in
+ * lsm.bpf.c makes it): never NULL, the root answers when nothing else. */
+static const struct lsm_entry *set_match(const struct lsm_set *s, uint8_t cls, const char *path)
+{
+	struct lsm_key full = { .prefixlen = LSM_PLEN_MAX, .cls = cls, .type = LSM_TYPE_FILE };
+	size_t len = strlen(path);
+
+	memcpy(full.path, path, len < LSM_KEY_PATH ? len : LSM_KEY_PATH);
+	for (size_t j = s->nlens; j-- > 0;) {
+		struct lsm_key k = full;
+		unsigned bytes = s->lens[j] / 8;
+		const struct lsm_entry *e;
+
+		k.prefixlen = s->lens[j];
+		memset((uint8_t *)&k.cls + bytes, 0, 2 + LSM_KEY_PATH - bytes);
+		e = set_find(s, &k);
+		if (e)
+			return e;
+	}
+	return &s->e[0];
+}
+
+/* The kernel's encoding of a stat(2) device (sb->s_dev). */
+static uint32_t kernel_dev(dev_t d)
+{
+	return (uint32_t)(major(d) << 20 | minor(d));
 }
 
 /* Ids in a decided set: unique, in the order Cedar lists reasons
@@ -360,6 +402,7 @@ int lsm_compile(const struct cedar_policy_set *ps, enum mode m, uint32_t gen, st
 		goto fail;
 	for (size_t i = 0; i < s->n; i++)
 		policies_normalise(s->e[i].policies);
+	forbidden_inodes_collect(ps, &s->inodes);
 	free(pairs);
 	*out = s;
 	if (report)
@@ -389,6 +432,7 @@ void lsm_set_free(struct lsm_set *s)
 	free(s->ids);
 	free(s->forbids);
 	free(s->e);
+	forbidden_inodes_free(&s->inodes);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);
@@ -406,6 +450,42 @@ json_t *lsm_set_policies(const struct lsm_set *s, uint32_t set_id)
 	return json_copy(s->e[set_id].policies);
 }
 
+static struct lsm_verdict entry_verdict(const struct lsm_set *s, const struct lsm_entry *e)
+{
+	return (struct lsm_verdict){
+		.gen = s->gen,
+		.set_id = (uint32_t)(e - s->e),
+		.action = !e->forbid && e->permit ? LSM_ALLOW : LSM_DENY,
+		.mode = (uint16_t)s->mode,
+		.reason = e->forbid || e->permit ? LSM_REASON_POLICY : LSM_REASON_DEFAULT,
+	};
+}
+
+/* The inode entries of S into the trie FD: for each file a forbid names,
+ * in each class, its forbidden name's verdict. */
+static int set_put_inodes(const struct lsm_set *s, int fd)
+{
+	for (size_t i = 0; i < s->inodes.n; i++) {
+		const struct forbidden_inode *f = &s->inodes.v[i];
+		struct lsm_inode_id id = { .dev = kernel_dev(f->dev),
+					   .ino_lo = (uint32_t)f->ino,
+					   .ino_hi = (uint32_t)((uint64_t)f->ino >> 32) };
+
+		for (uint8_t cls = LSM_CLASS_READ; cls <= LSM_CLASS_EXEC; cls++) {
+			struct lsm_key k = { .prefixlen = LSM_PLEN_INODE,
+					     .cls = cls,
+					     .type = LSM_TYPE_INODE };
+			struct lsm_verdict v = entry_verdict(s, set_match(s, cls, f->path));
+
+			v.flags = LSM_V_INODE;
+			memcpy(k.path, &id, sizeof(id));
+			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) < 0)
+				return -errno;
+		}
+	}
+	return 0;
+}
+
 int lsm_set_trie(const struct lsm_set *s, const struct bpf_object *obj, const struct bpf_map *shape)
 {
 	/* With the shape's BTF: 6.1 compares inner maps' timer offsets, which
@@ -415,27 +495,23 @@ int lsm_set_trie(const struct lsm_set *s, const struct bpf_object *obj, const st
 		    .btf_fd = (uint32_t)bpf_object__btf_fd(obj),
 		    .btf_key_type_id = bpf_map__btf_key_type_id(shape),
 		    .btf_value_type_id = bpf_map__btf_value_type_id(shape));
-	int fd, rc;
+	int fd, rc = 0;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "lsm_trie", sizeof(struct lsm_key),
-			    sizeof(struct lsm_verdict), (uint32_t)s->n, &opts);
+			    sizeof(struct lsm_verdict), (uint32_t)(s->n + 3 * s->inodes.n), &opts);
 	if (fd < 0)
 		return -errno;
-	for (size_t i = 0; i < s->n; i++) {
-		const struct lsm_entry *e = &s->e[i];
-		struct lsm_verdict v = {
-			.gen = s->gen,
-			.set_id = (uint32_t)i,
-			.action = !e->forbid && e->permit ? LSM_ALLOW : LSM_DENY,
-			.mode = (uint16_t)s->mode,
-			.reason = e->forbid || e->permit ? LSM_REASON_POLICY : LSM_REASON_DEFAULT,
-		};
+	for (size_t i = 0; i < s->n && !rc; i++) {
+		struct lsm_verdict v = entry_verdict(s, &s->e[i]);
 
-		if (bpf_map_update_elem(fd, &e->key, &v, BPF_ANY) < 0) {
+		if (bpf_map_update_elem(fd, &s->e[i].key, &v, BPF_ANY) < 0)
 			rc = -errno;
-			close(fd);
-			return rc;
-		}
+	}
+	if (!rc)
+		rc = set_put_inodes(s, fd);
+	if (rc) {
+		close(fd);
+		return rc;
 	}
 	return fd;
 }
@@ -554,11 +630,30 @@ static int stamp(struct record *r, const struct ev_lsm_file *e, const char *rtyp
 	return rc;
 }
 
+/* The forbidden name of the inode of E, when the kernel decided by it. */
+static const char *forbidden_name(const struct ev_lsm_file *e)
+{
+	const struct lsm_set *s = set_of_gen(e->v.gen);
+
+	if (!s || !(e->flags & (LSM_F_INODE | LSM_F_MPROTECT)))
+		return NULL;
+	return forbidden_inodes_find(&s->inodes, makedev(e->dev >> 20, e->dev & 0xfffff),
+				     (ino_t)e->ino);
+}
+
+static const char *record_kind(const struct ev_lsm_file *e)
+{
+	if (e->flags & LSM_F_LINK)
+		return "file.link";
+	return e->cls == LSM_CLASS_EXEC ? "process.exec" : "file.open";
+}
+
 static void decode(const struct ev_lsm_file *e, size_t size)
 {
 	char id[LSM_PATH_MAX + 2], resource[LSM_PATH_MAX + 16], exe[PATH_MAX];
 	bool exec = e->cls == LSM_CLASS_EXEC;
 	const char *rtype = e->type == LSM_TYPE_DIR ? "Dir" : "File";
+	const char *name = forbidden_name(e);
 	struct policy_verdict v;
 	struct record *r;
 	size_t n = e->path_len;
@@ -567,9 +662,12 @@ static void decode(const struct ev_lsm_file *e, size_t size)
 		ring.malformed++;
 		return;
 	}
-	snprintf(id, sizeof(id), "%s%s", n ? e->path : "",
+	snprintf(id, sizeof(id), "%s%s",
+		 name ? name
+		 : n  ? e->path
+		      : "",
 		 e->type == LSM_TYPE_DIR && n > 2 ? "/" : "");
-	r = record_new(exec ? "process.exec" : "file.open");
+	r = record_new(record_kind(e));
 	if (!r)
 		return;
 	r->time_ns = (int64_t)e->hdr.time_ns + reactor_session()->boot_to_wall_ns;
@@ -584,8 +682,16 @@ static void decode(const struct ev_lsm_file *e, size_t size)
 	record_set_exe(r, exe);
 	json_object_set_new(r->details, "path", json_string(id));
 	json_object_set_new(r->details, "type", json_string(rtype));
-	if (e->flags & LSM_F_NO_PATH)
+	if (name && n && strcmp(name, e->path) != 0)
+		json_object_set_new(r->details, "opened_as", json_string(e->path));
+	if (e->flags & LSM_F_NO_PATH && !name)
 		json_object_set_new(r->details, "no_path", json_true());
+	if (e->flags & LSM_F_LOADER)
+		json_object_set_new(r->details, "via_loader", json_true());
+	if (e->flags & LSM_F_MPROTECT)
+		json_object_set_new(r->details, "mprotect", json_true());
+	if (e->flags & LSM_F_LINK)
+		json_object_set_new(r->details, "link", json_true());
 	if (stamp(r, e, rtype, id, &v) < 0) {
 		record_unref(r);
 		return;
@@ -593,8 +699,9 @@ static void decode(const struct ev_lsm_file *e, size_t size)
 	if (exec && v.decision == DECISION_DENY)
 		json_object_set_new(r->details, "refused", json_true());
 	/* An allowed exec is recorded by the process module's exec event,
-	 * which takes this verdict (as with the portable backend). */
-	if (exec && v.decision != DECISION_DENY) {
+	 * which takes this verdict (as with the portable backend); a program
+	 * the loader maps has no exec event. */
+	if (exec && v.decision != DECISION_DENY && !(e->flags & LSM_F_LOADER)) {
 		process_exec_decided(e->task.tid, e->dev, e->ino, &v);
 		record_unref(r);
 	} else {
@@ -662,6 +769,10 @@ static int lsm_policy_prepare(const struct policy *p, enum mode m, void **staged
 		log_debug("lsm: %zu rules are decided by the evaluator in %s mode",
 			  json_array_size(report), mode_name(m));
 	json_decref(report);
+	if (s->inodes.truncated)
+		log_warn(
+			"lsm: a forbidden directory has more than %d entries: hard links to files past that are not recognised",
+			FORBIDDEN_INODES_SCAN_MAX);
 	s->fd = lsm_set_trie(s, skel->obj, skel->maps.trie_shape);
 	if (s->fd < 0) {
 		snprintf(err, errlen, "lsm: cannot create a trie of %zu entries: %s", s->n,
@@ -685,6 +796,7 @@ static void lsm_policy_commit(void *staged)
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.lsm_policy_map), &zero, &s->fd, BPF_ANY) < 0)
 		log_err("lsm: cannot put the policy in force: %s", strerror(errno));
 	skel->bss->policy_mode = (uint32_t)s->mode;
+	skel->bss->policy_gen = s->gen;
 	lsm_set_free(kept[SETS_KEPT - 1]);
 	memmove(kept + 1, kept, (SETS_KEPT - 1) * sizeof(kept[0]));
 	kept[0] = s;

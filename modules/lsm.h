@@ -53,7 +53,8 @@ int lsm_compile(const struct cedar_policy_set *ps, enum mode m, uint32_t gen, st
 void lsm_set_free(struct lsm_set *s);
 /* Trie entries of S (the root entry included). */
 size_t lsm_set_entries(const struct lsm_set *s);
-/* Creates a kernel LPM trie holding S, of the type of SHAPE (the trie_shape
+/* Creates a kernel LPM trie holding S (with the inode entries of the files
+ * its forbids name), of the type of SHAPE (the trie_shape
  * map of OBJ, loaded): its fd, or -errno. */
 int lsm_set_trie(const struct lsm_set *s, const struct bpf_object *obj,
 		 const struct bpf_map *shape);

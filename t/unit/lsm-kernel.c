@@ -11,7 +11,12 @@
  * resource and the ids of the policies that decided. Also: the parent,
  * outside the cgroup, is never governed; paths longer than the trie's key;
  * a live policy switch and record and shadow modes; no record lost. The
- * verifier's instruction count of each program is printed.
+ * bypasses a path policy invites: a hard link or a rename of a forbidden
+ * file (decided on its forbidden name), a hard link made in the session
+ * (refused), `ld.so PROGRAM` and a loader's mprotect to PROT_EXEC
+ * (decided as ProcessExec), an O_PATH descriptor reopened through
+ * /proc/self/fd. The verifier's instruction count of each program is
+ * printed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +24,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +44,7 @@
 #include "tap.h"
 
 #define BASE "/tmp/lk"
+#define LOADER "/lib64/ld-linux-x86-64.so.2"
 
 static struct cgroup cg;
 static char self[PATH_MAX];
@@ -48,7 +55,7 @@ static char self[PATH_MAX];
 static struct seen {
 	char kind[24], action[24], resource[PATH_MAX + 16], policies[128];
 	enum decision decision;
-	bool refused;
+	bool refused, via_loader, opened_as;
 } seen[MAX_SEEN];
 static size_t nseen;
 
@@ -57,7 +64,8 @@ static void collect(struct record *r, void *arg)
 	struct seen *s;
 	char *pol;
 
-	if (nseen == MAX_SEEN || (strcmp(r->kind, "file.open") && strcmp(r->kind, "process.exec")))
+	if (nseen == MAX_SEEN || (strcmp(r->kind, "file.open") && strcmp(r->kind, "process.exec") &&
+				  strcmp(r->kind, "file.link")))
 		return;
 	s = &seen[nseen++];
 	snprintf(s->kind, sizeof(s->kind), "%s", r->kind);
@@ -68,6 +76,8 @@ static void collect(struct record *r, void *arg)
 	free(pol);
 	s->decision = r->decision;
 	s->refused = json_object_get(r->details, "refused") != NULL;
+	s->via_loader = json_object_get(r->details, "via_loader") != NULL;
+	s->opened_as = json_object_get(r->details, "opened_as") != NULL;
 }
 
 static void pump(void)
@@ -87,9 +97,12 @@ static const char *row(const char *resource)
 	for (size_t i = nseen; i-- > 0;) {
 		if (strcmp(seen[i].resource, resource) != 0)
 			continue;
-		snprintf(buf, sizeof(buf), "%s %s %s%s", seen[i].action,
+		snprintf(buf, sizeof(buf), "%s%s %s %s%s%s%s",
+			 strcmp(seen[i].kind, "file.link") == 0 ? "link " : "", seen[i].action,
 			 decision_name(seen[i].decision) ? decision_name(seen[i].decision) : "none",
-			 seen[i].policies, seen[i].refused ? " refused" : "");
+			 seen[i].policies, seen[i].refused ? " refused" : "",
+			 seen[i].via_loader ? " via_loader" : "",
+			 seen[i].opened_as ? " opened_as" : "");
 		return buf;
 	}
 	return "(no record)";
@@ -144,6 +157,79 @@ static int try_exec(const char *path)
 	}
 	waitpid(pid, &status, 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Runs FN(A, B) in a child in the session cgroup: its errno, 0 on
+ * success. */
+static int in_session(int (*fn)(const char *, const char *), const char *a, const char *b)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		join(cg.path);
+		_exit(fn(a, b) < 0 ? errno : 0);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int do_link(const char *from, const char *to)
+{
+	return link(from, to);
+}
+
+static int do_rename(const char *from, const char *to)
+{
+	return rename(from, to);
+}
+
+/* open(PATH, O_PATH), then a real open of it through /proc/self/fd. */
+static int do_reopen(const char *path, const char *unused)
+{
+	char proc[64];
+	int fd = open(path, O_PATH);
+
+	(void)unused;
+	if (fd < 0)
+		return 100;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return open(proc, O_RDONLY);
+}
+
+/* The exit status of `ld.so PROGRAM ARG` run in the session cgroup (the
+ * loader exits 127 when it cannot map the program). */
+static int try_loader(const char *program, const char *arg, const char *arg2)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char *argv[] = { (char *)LOADER, (char *)program, (char *)arg, (char *)arg2, NULL };
+		int null = open("/dev/null", O_WRONLY);
+
+		join(cg.path);
+		dup2(null, 2);
+		execv(LOADER, argv);
+		_exit(errno);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* --mprotect FILE (this program run by the loader): maps FILE readable,
+ * then asks for PROT_EXEC; exits with mprotect's errno, 0 on success. */
+static int mprotect_exec(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	void *p;
+
+	if (fd < 0)
+		return 100;
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return 101;
+	return mprotect(p, 4096, PROT_READ | PROT_EXEC) < 0 ? errno : 0;
 }
 
 /* ---- fixture and policies ------------------------------------------------ */
@@ -320,6 +406,96 @@ static void test_enforce(void)
 	rmdir(child);
 }
 
+static void test_bypasses(void)
+{
+	static const char *secret = "File::\"" BASE "/secret/a.txt\"";
+	static const char *denied = "File::\"" BASE "/bin/denied\"";
+
+	ok(apply(policy_text, MODE_ENFORCE) == 0, "bypasses: enforce");
+
+	/* a hard link made where the kernel does not govern (outside the
+	 * session, or before it) */
+	unlink(BASE "/pub/hard");
+	ok(link(BASE "/secret/a.txt", BASE "/pub/hard") == 0,
+	   "a hard link pub/hard -> secret/a.txt, made outside the session");
+	is_int(try_open(cg.path, BASE "/pub/hard", O_RDONLY), EPERM,
+	       "reading the forbidden file by its hard link in a permitted Dir: EPERM");
+	is_str(row(secret), "FileOpenReadOnly deny [\"no-secret\"] opened_as",
+	       "...its record names the forbidden name, no-secret, and the name used");
+	is_int(try_open(cg.path, BASE "/pub/b.txt", O_RDONLY), 0,
+	       "...a file of the permitted Dir still opens");
+	unlink(BASE "/pub/hard");
+
+	is_int(in_session(do_link, BASE "/secret/a.txt", BASE "/pub/hard2"), EPERM,
+	       "ln secret/a.txt pub/hard2 in the session: EPERM");
+	is_str(row(secret), "link FileOpenReadWrite deny [\"no-secret\"]",
+	       "...its file.link record: read-write, deny, no-secret");
+	ok(access(BASE "/pub/hard2", F_OK) < 0, "...and no link exists");
+	is_int(in_session(do_link, BASE "/pub/b.txt", BASE "/pub/b2"), 0,
+	       "a hard link to a file no forbid names is made");
+	unlink(BASE "/pub/b2");
+
+	is_int(in_session(do_rename, BASE "/secret/a.txt", BASE "/pub/moved"), 0,
+	       "mv secret/a.txt pub/moved in the session (rename keeps the inode)");
+	is_int(try_open(cg.path, BASE "/pub/moved", O_RDONLY), EPERM,
+	       "...reading pub/moved: EPERM");
+	is_str(row(secret), "FileOpenReadOnly deny [\"no-secret\"] opened_as",
+	       "...decided on the forbidden name");
+	rename(BASE "/pub/moved", BASE "/secret/a.txt");
+	is_int(in_session(do_rename, BASE "/secret", BASE "/pub/secret2"), 0,
+	       "mv secret pub/secret2 (the forbidden directory) in the session");
+	is_int(try_open(cg.path, BASE "/pub/secret2/a.txt", O_RDONLY), EPERM,
+	       "...reading pub/secret2/a.txt: EPERM");
+	rename(BASE "/pub/secret2", BASE "/secret");
+
+	unlink(BASE "/pub/denied");
+	ok(link(BASE "/bin/denied", BASE "/pub/denied") == 0,
+	   "a hard link pub/denied -> bin/denied (a forbidden program)");
+	is_int(try_exec(BASE "/pub/denied"), EPERM, "exec of the link: EPERM");
+	is_str(row(denied), "ProcessExec deny [\"no-denied\"] refused opened_as",
+	       "...its process.exec record names bin/denied and no-denied");
+	unlink(BASE "/pub/denied");
+
+	is_int(in_session(do_reopen, BASE "/secret/a.txt", NULL), EPERM,
+	       "an O_PATH descriptor of the forbidden file reopened by /proc/self/fd: EPERM");
+
+	is_int(try_loader(BASE "/bin/denied", "--exit0", NULL), 127,
+	       "ld.so bin/denied (the loader maps the forbidden program): refused, exit 127");
+	is_str(row(denied), "ProcessExec deny [\"no-denied\"] refused via_loader",
+	       "...its process.exec record: deny, no-denied, via_loader");
+	is_int(try_loader(BASE "/bin/allowed", "--exit0", NULL), 0, "ld.so bin/allowed runs");
+	is_str(row("File::\"" BASE "/bin/allowed\""), "ProcessExec allow [\"run-all\"] via_loader",
+	       "...its record: allow, run-all, via_loader");
+	is_int(try_loader(BASE "/bin/allowed", "--mprotect", BASE "/bin/denied"), EPERM,
+	       "under the loader, mprotect(PROT_EXEC) of a readable mapping of bin/denied: EPERM");
+	is_str(row(denied), "ProcessExec deny [\"no-denied\"] refused via_loader",
+	       "...its process.exec record names bin/denied");
+	is_int(try_loader(BASE "/bin/allowed", "--mprotect", BASE "/bin/allowed"), 0,
+	       "...of a file the loader mapped executable, allowed: permitted");
+
+	ok(apply(policy_text, MODE_SHADOW) == 0, "bypasses in shadow mode");
+	ok(link(BASE "/secret/a.txt", BASE "/pub/hard") == 0, "...a hard link made outside");
+	is_int(try_open(cg.path, BASE "/pub/hard", O_RDONLY), 0, "...reading it is allowed");
+	is_str(row(secret), "FileOpenReadOnly would_deny [\"no-secret\"] opened_as",
+	       "...its record says would_deny, no-secret");
+	unlink(BASE "/pub/hard");
+	is_int(in_session(do_link, BASE "/secret/a.txt", BASE "/pub/hard2"), 0,
+	       "...ln in the session is allowed");
+	is_str(row(secret), "link FileOpenReadWrite would_deny [\"no-secret\"]",
+	       "...its file.link record says would_deny");
+	unlink(BASE "/pub/hard2");
+	is_int(try_loader(BASE "/bin/denied", "--exit0", NULL), 0, "...ld.so bin/denied runs");
+	is_str(row(denied), "ProcessExec would_deny [\"no-denied\"] via_loader",
+	       "...its record says would_deny, no-denied");
+
+	ok(apply(policy_text, MODE_RECORD) == 0, "bypasses in record mode");
+	is_int(try_loader(BASE "/bin/denied", "--exit0", NULL), 0, "...ld.so bin/denied runs");
+	is_str(row(denied), "ProcessExec allow null via_loader", "...its record says allow");
+	is_int(in_session(do_link, BASE "/secret/a.txt", BASE "/pub/hard2"), 0,
+	       "...ln in the session is allowed");
+	unlink(BASE "/pub/hard2");
+}
+
 static void test_switch_and_modes(void)
 {
 	static const char *no_forbid =
@@ -347,7 +523,8 @@ static void test_switch_and_modes(void)
 /* The verifier's count for each program (kernel 5.16 and later). */
 static void verified_insns(void)
 {
-	static const char *names[] = { "handle_file_open", "handle_bprm_check" };
+	static const char *names[] = { "handle_file_open", "handle_bprm_check", "handle_inode_link",
+				       "handle_mmap_file", "handle_file_mprotect" };
 	struct bpf_prog_info info;
 	uint32_t id = 0, len;
 
@@ -357,7 +534,7 @@ static void verified_insns(void)
 		memset(&info, 0, sizeof(info));
 		len = sizeof(info);
 		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-			for (size_t i = 0; i < 2; i++)
+			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 				if (strncmp(info.name, names[i], 15) == 0)
 					diag("verified_insns %s=%u", names[i], info.verified_insns);
 		if (fd >= 0)
@@ -372,6 +549,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "--exit0") == 0)
 		return 0;
+	if (argc > 2 && strcmp(argv[1], "--mprotect") == 0)
+		return mprotect_exec(argv[2]);
 	if (!getenv("LEASH_IN_VM")) {
 		fprintf(stderr, "lsm-kernel: runs in the test VM only (LEASH_IN_VM=1)\n");
 		return 2;
@@ -402,6 +581,7 @@ int main(int argc, char **argv)
 		verified_insns();
 		test_enforce();
 		test_switch_and_modes();
+		test_bypasses();
 		lsm_module.session_end();
 		is_int(lsm_module.lost(), 0, "no record lost");
 	}
