@@ -13,7 +13,10 @@
  * paths) are decided (a) by the kernel lookup and (b) by
  * cedar_authorize_open / cedar_authorize on the implied entities. The
  * decision and the ids of the policies that decided must be equal.
- * Fixed checks first: what the compiler refuses in enforce mode.
+ * Fixed checks first: what the compiler refuses in enforce mode. Then the
+ * inode entries: a file a forbid names, reached by a hard link from a
+ * permitted Dir, is decided by the kernel lookup as the evaluator decides
+ * its forbidden name, in every class.
  *
  * LSM_DIFF_ROUNDS overrides the number of random policies.
  */
@@ -21,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -177,8 +182,10 @@ static void text_of(bool allow, json_t *ids, char *buf, size_t len)
 	free(v);
 }
 
-static int kernel_decide(const struct lsm_set *s, uint8_t cls, uint8_t type, const char *path,
-			 char *buf, size_t len)
+/* The kernel lookup of an access of class CLS to PATH, whose inode is ST
+ * (NULL: none), as "allow|deny [ids]" into BUF. */
+static int kernel_decide_inode(const struct lsm_set *s, uint8_t cls, uint8_t type, const char *path,
+			       const struct stat *st, char *buf, size_t len)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	static struct {
@@ -194,6 +201,10 @@ static int kernel_decide(const struct lsm_set *s, uint8_t cls, uint8_t type, con
 	req.ev.type = type;
 	snprintf(req.ev.path, sizeof(req.ev.path), "%s", path);
 	req.ev.path_len = (uint32_t)strlen(path) + 1; /* as bpf_d_path returns it */
+	if (st) {
+		req.ev.dev = (uint32_t)(major(st->st_dev) << 20 | minor(st->st_dev));
+		req.ev.ino = st->st_ino;
+	}
 	if (bpf_map_update_elem(req_fd, &zero, &req, BPF_ANY) < 0)
 		return -errno;
 	opts.data_in = pkt;
@@ -210,6 +221,12 @@ static int kernel_decide(const struct lsm_set *s, uint8_t cls, uint8_t type, con
 		snprintf(buf, len, "LSM_F_LONG on a short path");
 	json_decref(ids);
 	return 0;
+}
+
+static int kernel_decide(const struct lsm_set *s, uint8_t cls, uint8_t type, const char *path,
+			 char *buf, size_t len)
+{
+	return kernel_decide_inode(s, cls, type, path, NULL, buf, len);
 }
 
 static void cedar_decide(const struct cedar_policy_set *ps, uint8_t cls, uint8_t type,
@@ -321,6 +338,99 @@ static void test_no_policy(void)
 	cedar_policy_set_free(ps);
 }
 
+static void write_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f)
+		fclose(f);
+}
+
+/* A hard link from a permitted Dir to a forbidden file, and a file of its
+ * own there: each decided as the evaluator decides the forbidden name (the
+ * link) or its own name (the other file), in each class, under policies
+ * that forbid per class. */
+static void test_inodes(void)
+{
+	char dir[] = "/tmp/lsm-diff-XXXXXX", path[128], text[1024];
+	unsigned checked = 0, bad = 0;
+	struct stat st;
+
+	if (!mkdtemp(dir)) {
+		ok(false, "inodes: a fixture directory: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/pub", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/secret/k", dir);
+	write_file(path);
+	snprintf(text, sizeof(text), "%s/pub/h", dir);
+	if (link(path, text) < 0)
+		diag("link: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/pub/p", dir);
+	write_file(path);
+	for (size_t i = 0; i < 2; i++) {
+		struct cedar_policy_set *ps;
+		struct lsm_set *s = NULL;
+		char err[256];
+
+		if (i == 0)
+			snprintf(
+				text, sizeof(text),
+				"permit (principal, action, resource);\n"
+				"forbid (principal, action == Action::\"FileOpen\", resource in Dir::\"%s/secret/\");",
+				dir);
+		else
+			snprintf(
+				text, sizeof(text),
+				"permit (principal, action == Action::\"FileOpenReadOnly\", resource);\n"
+				"permit (principal, action == Action::\"ProcessExec\", resource in Dir::\"%s/\");\n"
+				"forbid (principal, action == Action::\"FileOpenReadWrite\", resource in Dir::\"%s/secret/\");\n"
+				"forbid (principal, action == Action::\"ProcessExec\", resource == File::\"%s/secret/k\");",
+				dir, dir, dir);
+		ps = parse(text);
+		if (!ps ||
+		    lsm_compile(ps, MODE_ENFORCE, 1000 + (uint32_t)i, &s, NULL, err, sizeof(err)) <
+			    0 ||
+		    put_in_force(s) < 0) {
+			bad++;
+			cedar_policy_set_free(ps);
+			continue;
+		}
+		for (uint8_t cls = LSM_CLASS_READ; cls <= LSM_CLASS_EXEC; cls++) {
+			static const char *const names[][2] = { { "pub/h", "secret/k" },
+								{ "pub/p", "pub/p" } };
+
+			for (size_t n = 0; n < 2; n++) {
+				char used[128], decided[128], a[512], b[512];
+
+				snprintf(used, sizeof(used), "%s/%s", dir, names[n][0]);
+				snprintf(decided, sizeof(decided), "%s/%s", dir, names[n][1]);
+				if (stat(used, &st) < 0 ||
+				    kernel_decide_inode(s, cls, LSM_TYPE_FILE, used, &st, a,
+							sizeof(a)) < 0)
+					snprintf(a, sizeof(a), "lookup failed: %s",
+						 strerror(errno));
+				cedar_decide(ps, cls, LSM_TYPE_FILE, decided, b, sizeof(b));
+				checked++;
+				if (strcmp(a, b) != 0 && bad++ < 3)
+					diag("class %u, %s (decided as %s): kernel %s, evaluator %s",
+					     cls, used, decided, a, b);
+			}
+		}
+		lsm_set_free(s);
+		cedar_policy_set_free(ps);
+	}
+	ok(bad == 0 && checked == 12,
+	   "inodes: a hard link to a forbidden file is decided on the forbidden name, another file on its own (%u checks)",
+	   checked);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	if (system(path) != 0)
+		diag("cannot remove %s", dir);
+}
+
 static void test_differential(void)
 {
 	unsigned rounds =
@@ -385,11 +495,15 @@ int main(void)
 		return done_testing();
 	bpf_program__set_autoload(skel->progs.handle_file_open, false);
 	bpf_program__set_autoload(skel->progs.handle_bprm_check, false);
+	bpf_program__set_autoload(skel->progs.handle_inode_link, false);
+	bpf_program__set_autoload(skel->progs.handle_mmap_file, false);
+	bpf_program__set_autoload(skel->progs.handle_file_mprotect, false);
 	if (!ok(lsm_bpf__load(skel) == 0, "load its test program (tc, BPF_PROG_TEST_RUN)"))
 		return done_testing();
 	req_fd = bpf_map__fd(skel->maps.test_req_map);
 	prog_fd = bpf_program__fd(skel->progs.handle_test_lookup);
 	test_no_policy();
+	test_inodes();
 	test_differential();
 	lsm_bpf__destroy(skel);
 	return done_testing();
