@@ -105,6 +105,8 @@ static void strv_sort_uniq(struct strv *s)
 {
 	size_t k = 0;
 
+	if (!s->n)
+		return; /* and s->v may be NULL, which qsort must not see */
 	qsort(s->v, s->n, sizeof(*s->v), cmp_str);
 	for (size_t i = 0; i < s->n; i++) {
 		if (!s->v[i][0] || (k && strcmp(s->v[k - 1], s->v[i]) == 0))
