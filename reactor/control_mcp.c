@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,10 +42,14 @@
 
 #define MCP_HELD_MAX 256
 #define MCP_ARGS_TEXT 4096 /* arguments kept in an event, as mcp.c keeps them */
+#define MCP_WHY_TEXT 300 /* a wrapper's reason for an uninspected line, at most */
 
-/* A permitted call waiting for its result. */
+/* A request forwarded to the server, waiting for its answer: a decided
+ * tools/call (CALL > 0, the number the wrapper reports its result with),
+ * or any other request (CALL 0), matched by its JSON-RPC ID. */
 struct held {
 	int64_t call;
+	json_t *id; /* CALL 0 only */
 	struct record *ev; /* the event, all but outcome and duration */
 	int64_t start_ns;
 };
@@ -52,6 +57,9 @@ struct held {
 struct mcp_client {
 	struct bufferevent *bev;
 	pid_t pid;
+	char session[40]; /* the MCP session: this connection, one server's life */
+	char server[300]; /* from hello: "stdio:NAME", or empty */
+	json_t *command; /* from hello: the server's argv, redacted, or NULL */
 	struct held held[MCP_HELD_MAX];
 	size_t nheld;
 	int64_t next_call;
@@ -64,7 +72,7 @@ static struct {
 	struct mcp_client *clients;
 } mcp_sock;
 
-/* ---- deciding and recording ---------------------------------------------- */
+/* ---- deciding ------------------------------------------------------------- */
 
 static bool governed(void)
 {
@@ -79,12 +87,13 @@ static bool governed(void)
 	return yes;
 }
 
-/* The decision on REQ ({server, tool, arguments}), filled into V. */
-static int decide(const char *server, const char *tool, const json_t *args,
+/* McpCall on TOOL in SERVER, filled into V. For a call (ARGS_SET) the
+ * context has the arguments (ARGS or {}); for a listing it has none, as
+ * reactor/mcp.c decides a tools/list. */
+static int decide(const char *server, const char *tool, const json_t *args, bool args_set,
 		  struct policy_verdict *v)
 {
 	json_t *ctx;
-	char *text;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -94,11 +103,17 @@ static int decide(const char *server, const char *tool, const json_t *args,
 		v->reason = policy_mode() == MODE_RECORD ? "record mode" : "no McpCall rules";
 		return 0;
 	}
-	text = json_dumps(args ? args : json_object(), JSON_COMPACT | JSON_ENCODE_ANY);
-	ctx = json_pack("{s:s, s:s, s:o, s:s}", "method", "tools/call", "server", server,
-			"arguments", json_is_object(args) ? mcp_cedar_value(args) : json_object(),
-			"arguments_json", text ? text : "");
-	free(text);
+	ctx = json_pack("{s:s, s:s}", "method", args_set ? "tools/call" : "tools/list", "server",
+			server);
+	if (ctx && args_set) {
+		char *text =
+			json_dumps(args ? args : json_object(), JSON_COMPACT | JSON_ENCODE_ANY);
+
+		json_object_set_new(ctx, "arguments",
+				    json_is_object(args) ? mcp_cedar_value(args) : json_object());
+		json_object_set_new(ctx, "arguments_json", json_string(text ? text : ""));
+		free(text);
+	}
 	if (!ctx)
 		return -ENOMEM;
 	rc = policy_decide_tool(tool, server, ctx, v);
@@ -106,27 +121,119 @@ static int decide(const char *server, const char *tool, const json_t *args,
 	return rc;
 }
 
+/* The names in TOOLS (an array of strings) that a tools/list answer should
+ * not offer, as reactor/mcp.c's filter_tools: those the policy denies
+ * with no arguments in the context. A tool whose rules read the arguments
+ * (a condition that errors without them) is kept: some call may be
+ * permitted. Empty when MCP is not governed or in record mode; in shadow
+ * mode the names are the ones enforce would hide. */
+static json_t *hidden_tools(const char *server, const json_t *tools)
+{
+	json_t *hidden = json_array(), *t;
+	size_t i;
+
+	if (!hidden || policy_mode() == MODE_RECORD || !governed())
+		return hidden;
+	json_array_foreach(tools, i, t)
+	{
+		const char *name = json_string_value(t);
+		struct policy_verdict v;
+
+		if (name && *name && decide(server, name, NULL, false, &v) == 0 &&
+		    v.decision != DECISION_ALLOW && !json_array_size(v.errors))
+			json_array_append_new(hidden, json_string(name));
+		policy_verdict_free(&v);
+	}
+	return hidden;
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+/* The event kind of METHOD. Keep in step with kind_of in reactor/mcp.c:
+ * both transports record the same kinds. */
+static const char *kind_of(const char *method)
+{
+	if (strcmp(method, "tools/call") == 0)
+		return "mcp.call";
+	if (strcmp(method, "tools/list") == 0)
+		return "mcp.tools.list";
+	if (strcmp(method, "initialize") == 0)
+		return "mcp.initialize";
+	if (strncmp(method, "resources/", 10) == 0)
+		return "mcp.resources";
+	if (strncmp(method, "prompts/", 8) == 0)
+		return "mcp.prompts";
+	if (strncmp(method, "notifications/", 14) == 0)
+		return "mcp.notification";
+	return "mcp.request";
+}
+
+/* The details every event starts with: reactor/mcp.c's details_new for
+ * HTTP, with the stdio server's identity (name and command line) where
+ * HTTP has host, port and path. M is NULL for the control server's door. */
+static json_t *details_new(const struct mcp_client *m, const char *server, const char *method,
+			   const char *direction)
+{
+	json_t *d = json_object();
+
+	if (!d)
+		return NULL;
+	json_object_set_new(d, "server", json_string(server));
+	json_object_set_new(d, "transport", json_string("stdio"));
+	if (m && m->command)
+		json_object_set(d, "command", m->command);
+	if (method)
+		json_object_set_new(d, "method", record_json_text(method, strlen(method)));
+	json_object_set_new(d, "direction", json_string(direction));
+	if (m)
+		json_object_set_new(d, "session", json_string(m->session));
+	return d;
+}
+
+/* A new event of KIND about M's server with details D (stolen): resource
+ * MCP::Server::"server", no decision, the wrapper's pid. */
+static struct record *server_event(const struct mcp_client *m, const char *kind, json_t *d)
+{
+	struct record *ev = d ? record_new(kind) : NULL;
+	char res[600];
+
+	if (!ev) {
+		json_decref(d);
+		return NULL;
+	}
+	if (m->pid > 0)
+		ev->pid = m->pid;
+	snprintf(res, sizeof(res), "MCP::Server::\"%s\"", m->server);
+	record_set_resource(ev, res);
+	json_object_update(ev->details, d);
+	json_decref(d);
+	return ev;
+}
+
 /* The mcp.call event of a decided call, as reactor/mcp.c builds it. */
-static struct record *call_event(pid_t pid, const char *server, const char *tool,
+static struct record *call_event(const struct mcp_client *m, const char *server, const char *tool,
 				 const json_t *args, const json_t *id,
 				 const struct policy_verdict *v)
 {
 	struct record *ev = record_new("mcp.call");
+	json_t *d = details_new(m, server, "tools/call", "agent");
 	char res[600];
 
-	if (!ev)
+	if (!ev || !d) {
+		if (ev)
+			record_unref(ev);
+		json_decref(d);
 		return NULL;
-	if (pid > 0)
-		ev->pid = pid;
+	}
+	if (m && m->pid > 0)
+		ev->pid = m->pid;
 	ev->action = "McpCall";
 	snprintf(res, sizeof(res), "MCP::Tool::\"%s\"", tool);
 	record_set_resource(ev, res);
 	ev->decision = v->decision;
 	ev->policies = json_incref(v->policies);
-	json_object_set_new(ev->details, "server", json_string(server));
-	json_object_set_new(ev->details, "transport", json_string("stdio"));
-	json_object_set_new(ev->details, "method", json_string("tools/call"));
-	json_object_set_new(ev->details, "direction", json_string("agent"));
+	json_object_update(ev->details, d);
+	json_decref(d);
 	if (id)
 		json_object_set_new(ev->details, "id", json_deep_copy(id));
 	json_object_set_new(ev->details, "tool", json_string(tool));
@@ -154,6 +261,50 @@ static void event_finish(struct record *ev, const char *outcome, int64_t start_n
 	reactor_publish(ev);
 }
 
+/* The server's command line for events: the value of an argument that
+ * looks like a secret (`--token=X`, `--api-key X`, `GITHUB_TOKEN=X`, a
+ * leash placeholder) becomes "[redacted]", by the rule mcp_redact applies
+ * to argument keys. NULL when ARGV is not an array of strings. */
+static json_t *command_redacted(const json_t *argv)
+{
+	json_t *out = json_array(), *a;
+	const char *flag = NULL;
+	size_t i;
+
+	if (!json_is_array(argv) || !out) {
+		json_decref(out);
+		return NULL;
+	}
+	json_array_foreach(argv, i, a)
+	{
+		const char *s = json_string_value(a), *eq = s ? strchr(s, '=') : NULL, *rv;
+		char key[128];
+		json_t *probe, *r;
+
+		if (!s) {
+			json_decref(out);
+			return NULL;
+		}
+		if (eq)
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - s), s);
+		else
+			snprintf(key, sizeof(key), "%s", flag && i > 0 ? flag : "");
+		probe = json_pack("{s:s}", key + strspn(key, "-"), eq ? eq + 1 : s);
+		r = mcp_redact(probe);
+		rv = json_string_value(json_object_get(r, key + strspn(key, "-")));
+		if (rv && strcmp(rv, "[redacted]") == 0)
+			json_array_append_new(out,
+					      eq ? json_sprintf("%.*s=[redacted]", (int)(eq - s), s)
+						 : json_string("[redacted]"));
+		else
+			json_array_append(out, a);
+		json_decref(probe);
+		json_decref(r);
+		flag = s[0] == '-' && !eq ? s : NULL;
+	}
+	return out;
+}
+
 static char *deny_message(const char *tool, const char *server, const struct policy_verdict *v)
 {
 	char *ids = json_dumps(v->policies, JSON_COMPACT), *msg = NULL;
@@ -165,9 +316,10 @@ static char *deny_message(const char *tool, const char *server, const struct pol
 	return msg;
 }
 
-/* Decides REQ; the answer (new) has decision, policies, reason and, when
- * denied, message. *EV gets the call's event (the caller finishes it). */
-static json_t *decide_request(const json_t *req, pid_t pid, struct record **ev)
+/* Decides REQ for M (NULL: the control server's door, any server); the
+ * answer (new) has decision, policies, reason and, when denied, message.
+ * *EV gets the call's event (the caller finishes it). */
+static json_t *decide_request(const struct mcp_client *m, const json_t *req, struct record **ev)
 {
 	const char *server = json_string_value(json_object_get(req, "server"));
 	const char *tool = json_string_value(json_object_get(req, "tool"));
@@ -176,9 +328,13 @@ static json_t *decide_request(const json_t *req, pid_t pid, struct record **ev)
 	json_t *ans;
 
 	*ev = NULL;
+	if (m && !server && m->server[0])
+		server = m->server;
 	if (!server || !tool || !*tool)
 		return json_pack("{s:s}", "error", "decide needs a string server and tool");
-	if (decide(server, tool, args, &v) < 0) {
+	if (m && strncmp(server, "stdio:", 6) != 0)
+		return json_pack("{s:s}", "error", "this socket decides for stdio: servers only");
+	if (decide(server, tool, args, true, &v) < 0) {
 		policy_verdict_free(&v);
 		return json_pack("{s:s}", "error", "out of memory");
 	}
@@ -190,7 +346,7 @@ static json_t *decide_request(const json_t *req, pid_t pid, struct record **ev)
 		json_object_set_new(ans, "message", json_string(msg ? msg : "leash: denied"));
 		free(msg);
 	}
-	*ev = call_event(pid, server, tool, args, json_object_get(req, "id"), &v);
+	*ev = call_event(m, server, tool, args, json_object_get(req, "id"), &v);
 	policy_verdict_free(&v);
 	return ans;
 }
@@ -209,7 +365,7 @@ void api_mcp_decide(struct http_conn *c, const struct http_request *rq)
 		control_error(c, 400, "bad-request", "a JSON object is needed", NULL);
 		return;
 	}
-	ans = decide_request(req, 0, &ev);
+	ans = decide_request(NULL, req, &ev);
 	json_decref(req);
 	if (!ans || json_object_get(ans, "error")) {
 		if (ev)
@@ -242,26 +398,47 @@ static void client_send(struct mcp_client *m, json_t *ans)
 	free(text);
 }
 
-static void held_add(struct mcp_client *m, struct record *ev, int64_t call)
+static void held_add(struct mcp_client *m, struct record *ev, int64_t call, const json_t *id)
 {
 	if (m->nheld == MCP_HELD_MAX) {
 		event_finish(m->held[0].ev, "no response", m->held[0].start_ns);
+		json_decref(m->held[0].id);
 		memmove(&m->held[0], &m->held[1], (MCP_HELD_MAX - 1) * sizeof(m->held[0]));
 		m->nheld--;
 	}
-	m->held[m->nheld++] = (struct held){ .call = call, .ev = ev, .start_ns = record_now_ns() };
+	m->held[m->nheld++] = (struct held){ .call = call,
+					     .id = id ? json_deep_copy(id) : NULL,
+					     .ev = ev,
+					     .start_ns = record_now_ns() };
+}
+
+/* The request held with JSON-RPC ID (not a decided call), or NULL. */
+static struct held *held_find(struct mcp_client *m, const json_t *id)
+{
+	for (size_t i = 0; id && i < m->nheld; i++)
+		if (!m->held[i].call && json_equal(m->held[i].id, id))
+			return &m->held[i];
+	return NULL;
+}
+
+/* Publishes H with OUTCOME and forgets it. */
+static void held_finish(struct mcp_client *m, struct held *h, const char *outcome)
+{
+	event_finish(h->ev, outcome, h->start_ns);
+	json_decref(h->id);
+	*h = m->held[--m->nheld];
 }
 
 static void on_decide(struct mcp_client *m, const json_t *req)
 {
 	struct record *ev;
-	json_t *ans = decide_request(req, m->pid, &ev);
+	json_t *ans = decide_request(m, req, &ev);
 
 	if (ev && ev->decision == DECISION_DENY) {
 		event_finish(ev, "denied", 0);
 	} else if (ev && ans) {
 		json_object_set_new(ans, "call", json_integer(++m->next_call));
-		held_add(m, ev, m->next_call);
+		held_add(m, ev, m->next_call, NULL);
 	} else if (ev) {
 		record_unref(ev);
 	}
@@ -279,7 +456,7 @@ static void on_result(struct mcp_client *m, const json_t *req)
 	for (size_t i = 0; outcome && outcomes[i]; i++)
 		if (strcmp(outcome, outcomes[i]) == 0)
 			ok = outcomes[i];
-	for (size_t i = 0; ok && i < m->nheld; i++) {
+	for (size_t i = 0; ok && call > 0 && i < m->nheld; i++) {
 		struct record *ev = m->held[i].ev;
 
 		if (m->held[i].call != call)
@@ -292,10 +469,184 @@ static void on_result(struct mcp_client *m, const json_t *req)
 		if (json_is_string(json_object_get(req, "error_message")))
 			json_object_set(ev->details, "error_message",
 					json_object_get(req, "error_message"));
-		event_finish(ev, ok, m->held[i].start_ns);
-		m->held[i] = m->held[--m->nheld];
+		held_finish(m, &m->held[i], ok);
 		return;
 	}
+}
+
+/* hello: the server this connection relays, once, before anything else
+ * is recorded. Only "stdio:" names: this socket speaks for stdio servers. */
+static void on_hello(struct mcp_client *m, const json_t *req)
+{
+	const char *server = json_string_value(json_object_get(req, "server"));
+
+	if (m->server[0] || !server || strncmp(server, "stdio:", 6) != 0 || !server[6] ||
+	    strlen(server) >= sizeof(m->server))
+		return;
+	snprintf(m->server, sizeof(m->server), "%s", server);
+	m->command = command_redacted(json_object_get(req, "command"));
+}
+
+/* What an agent's request says that the event keeps, as reactor/mcp.c. */
+static void request_details(json_t *d, const char *method, const json_t *params)
+{
+	if (strcmp(method, "initialize") == 0) {
+		json_t *ci = json_object_get(params, "clientInfo");
+
+		json_object_set(d, "client_name", json_object_get(ci, "name"));
+		json_object_set(d, "client_version", json_object_get(ci, "version"));
+		json_object_set(d, "protocol_version", json_object_get(params, "protocolVersion"));
+	} else if (strncmp(method, "resources/", 10) == 0 && json_object_get(params, "uri")) {
+		json_object_set(d, "uri", json_object_get(params, "uri"));
+	} else if (strncmp(method, "prompts/", 8) == 0 && json_object_get(params, "name")) {
+		json_object_set(d, "name", json_object_get(params, "name"));
+	}
+}
+
+/* The server's answer MSG to a held request: its event is published. */
+static void answered(struct mcp_client *m, const json_t *msg)
+{
+	struct held *h = held_find(m, json_object_get(msg, "id"));
+	const json_t *result = json_object_get(msg, "result"), *err = json_object_get(msg, "error");
+	json_t *d;
+
+	if (!h)
+		return;
+	d = h->ev->details;
+	if (err) {
+		json_object_set(d, "error_code", json_object_get(err, "code"));
+		json_object_set(d, "error_message", json_object_get(err, "message"));
+	}
+	if (strcmp(h->ev->kind, "mcp.initialize") == 0 && result) {
+		json_t *si = json_object_get(result, "serverInfo");
+
+		json_object_set(d, "server_name", json_object_get(si, "name"));
+		json_object_set(d, "server_version", json_object_get(si, "version"));
+		json_object_set(d, "protocol_version", json_object_get(result, "protocolVersion"));
+	}
+	held_finish(m, h, err ? "error" : "result");
+}
+
+/* record: a message the wrapper relayed (tools/call excepted: those go
+ * through decide), in either direction. A request from the agent is held
+ * until the server answers it; notifications and the server's own
+ * requests are recorded at once; the agent's answers to the server are
+ * not recorded (as over HTTP). Never answered. */
+static void on_record(struct mcp_client *m, const json_t *req)
+{
+	const char *dir = json_string_value(json_object_get(req, "direction"));
+	const json_t *msg = json_object_get(req, "message");
+	const char *method = json_string_value(json_object_get(msg, "method"));
+	json_t *id = json_object_get(msg, "id");
+	struct record *ev;
+	bool agent;
+	json_t *d;
+
+	if (!m->server[0] || !dir || !json_is_object(msg) ||
+	    (strcmp(dir, "agent") != 0 && strcmp(dir, "server") != 0))
+		return;
+	agent = dir[0] == 'a';
+	if (!method) {
+		if (!agent && id)
+			answered(m, msg);
+		return;
+	}
+	if (agent && strcmp(method, "tools/call") == 0)
+		return;
+	d = details_new(m, m->server, method, dir);
+	if (d && id)
+		json_object_set(d, "id", id);
+	if (d && agent)
+		request_details(d, method, json_object_get(msg, "params"));
+	ev = server_event(m, kind_of(method), d);
+	if (ev && agent && id)
+		held_add(m, ev, 0, id);
+	else if (ev)
+		reactor_publish(ev);
+}
+
+/* list: the tool names of a tools/list answer (to the request with "id")
+ * -> {"hide":[names the wrapper must drop]}: the hidden ones in enforce
+ * mode, none otherwise. Records the mcp.tools.list event with the count
+ * offered and "hidden" (enforce) or "would_hide" (shadow). */
+static void on_list(struct mcp_client *m, const json_t *req)
+{
+	const json_t *tools = json_object_get(req, "tools");
+	json_t *id = json_object_get(req, "id");
+	struct held *h = held_find(m, id);
+	json_t *hidden, *d;
+	bool enforce = policy_mode() == MODE_ENFORCE;
+	struct record *ev;
+
+	if (!m->server[0] || !json_is_array(tools)) {
+		client_send(m, json_pack("{s:s}", "error", "list needs hello and a tools array"));
+		return;
+	}
+	hidden = hidden_tools(m->server, tools);
+	if (!hidden) {
+		client_send(m, json_pack("{s:s}", "error", "out of memory"));
+		return;
+	}
+	if (h && strcmp(h->ev->kind, "mcp.tools.list") == 0) {
+		ev = h->ev;
+	} else {
+		h = NULL; /* an answer leash saw no request for: recorded all the same */
+		d = details_new(m, m->server, "tools/list", "agent");
+		if (d && id)
+			json_object_set(d, "id", id);
+		ev = server_event(m, "mcp.tools.list", d);
+	}
+	if (ev) {
+		json_object_set_new(
+			ev->details, "tools",
+			json_integer((json_int_t)(json_array_size(tools) -
+						  (enforce ? json_array_size(hidden) : 0))));
+		if (json_array_size(hidden))
+			json_object_set(ev->details, enforce ? "hidden" : "would_hide", hidden);
+		if (h)
+			held_finish(m, h, "result");
+		else
+			event_finish(ev, "result", 0);
+	}
+	client_send(m, json_pack("{s:o}", "hide", enforce ? hidden : json_array()));
+	if (!enforce)
+		json_decref(hidden);
+}
+
+/* uninspected: a line the wrapper cannot read as JSON-RPC ({"direction",
+ * "why","bytes"}) -> {"decision"}: from the agent, "deny" in enforce
+ * mode when McpCall is governed (the wrapper refuses the line),
+ * "would_deny" in shadow, absent otherwise (the wrapper relays it); from
+ * the server, absent (relayed). Recorded as mcp.uninspected, as over HTTP. */
+static void on_uninspected(struct mcp_client *m, const json_t *req)
+{
+	const char *dir = json_string_value(json_object_get(req, "direction"));
+	const char *why = json_string_value(json_object_get(req, "why"));
+	enum decision dec = DECISION_NONE;
+	struct record *ev;
+	json_t *d;
+
+	if (!m->server[0] || !dir || (strcmp(dir, "agent") != 0 && strcmp(dir, "server") != 0)) {
+		client_send(m,
+			    json_pack("{s:s}", "error", "uninspected needs hello and direction"));
+		return;
+	}
+	if (dir[0] == 'a' && policy_mode() != MODE_RECORD && governed())
+		dec = policy_mode() == MODE_ENFORCE ? DECISION_DENY : DECISION_WOULD_DENY;
+	d = details_new(m, m->server, NULL, dir);
+	if (d) {
+		json_object_set(d, "bytes", json_object_get(req, "bytes"));
+		json_object_set_new(
+			d, "reason",
+			record_json_text(why ? why : "", why ? strnlen(why, MCP_WHY_TEXT) : 0));
+	}
+	ev = server_event(m, "mcp.uninspected", d);
+	if (ev) {
+		ev->decision = dec;
+		reactor_publish(ev);
+	}
+	client_send(m, dec == DECISION_NONE ? json_object()
+					    : json_pack("{s:s}", "decision", decision_name(dec)));
 }
 
 static void client_free(struct mcp_client *m)
@@ -306,17 +657,32 @@ static void client_free(struct mcp_client *m)
 			break;
 		}
 	}
-	for (size_t i = 0; i < m->nheld; i++)
-		event_finish(m->held[i].ev, "connection closed", m->held[i].start_ns);
+	while (m->nheld)
+		held_finish(m, &m->held[0], "connection closed");
+	json_decref(m->command);
 	bufferevent_free(m->bev);
 	free(m);
 }
+
+/* The requests, by "op". Those marked answered get one line back, in
+ * order; the others never do (so the wrapper need not read after them). */
+static const struct {
+	const char *op;
+	void (*fn)(struct mcp_client *m, const json_t *req);
+} ops[] = {
+	{ "decide", on_decide }, /* answered */
+	{ "list", on_list }, /* answered */
+	{ "uninspected", on_uninspected }, /* answered */
+	{ "result", on_result },
+	{ "record", on_record },
+	{ "hello", on_hello },
+};
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct mcp_client *m = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t n;
+	size_t n, i;
 	char *line;
 
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF))) {
@@ -324,10 +690,11 @@ static void on_read(struct bufferevent *bev, void *arg)
 		const char *op = json_string_value(json_object_get(req, "op"));
 
 		free(line);
-		if (op && strcmp(op, "decide") == 0)
-			on_decide(m, req);
-		else if (op && strcmp(op, "result") == 0)
-			on_result(m, req);
+		for (i = 0; op && i < sizeof(ops) / sizeof(ops[0]); i++)
+			if (strcmp(op, ops[i].op) == 0)
+				break;
+		if (op && i < sizeof(ops) / sizeof(ops[0]))
+			ops[i].fn(m, req);
 		else
 			client_send(
 				m,
@@ -377,6 +744,27 @@ static bool in_session(pid_t pid)
 	return yes;
 }
 
+/* A new MCP session id, a random UUID as Streamable HTTP servers give. */
+static void session_id(char *out, size_t len)
+{
+	unsigned char r[16] = { 0 };
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+		/* unique within the session all the same: the time and a counter */
+		static unsigned n;
+		int64_t t = record_now_ns();
+
+		memcpy(r, &t, sizeof(t));
+		memcpy(r + 8, &n, sizeof(n));
+		n++;
+	}
+	r[6] = (r[6] & 0x0f) | 0x40;
+	r[8] = (r[8] & 0x3f) | 0x80;
+	snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+		 r[13], r[14], r[15]);
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
 		      void *arg)
 {
@@ -400,6 +788,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	m->pid = cred.pid;
+	session_id(m->session, sizeof(m->session));
 	m->next = mcp_sock.clients;
 	mcp_sock.clients = m;
 	bufferevent_setcb(m->bev, on_read, NULL, on_event, m);

@@ -6,17 +6,35 @@
  * its destination holds more than WRAP_HIGH bytes), so neither peer can
  * stall the other by not reading.
  *
- * Agent to server: bytes are split into lines; a line that parses as a
- * JSON-RPC message or batch holding tools/call is decided call by call
- * (one round trip to the session each, synchronous: the session answers
- * from memory). If all are permitted the line goes on unchanged; a
- * forbidden single call is answered here; in a batch the permitted part
- * is re-serialised and forwarded, and the errors for the rest go back to
- * the agent as one batch answer of their own. Any other line passes as is.
+ * Both directions are read line by line (newline-delimited JSON-RPC, as
+ * the MCP stdio transport frames it): a line is held until complete, then
+ * parsed with jansson (duplicate keys refused, the whole line one JSON
+ * text, so leash and the server cannot read one line two ways).
  *
- * Server to agent: bytes pass at once; a copy of each line is read for
- * answers to permitted calls, whose outcome is sent to the session (the
- * session times the call and writes the event).
+ * Agent to server: each tools/call (alone or in a batch) is decided by the
+ * session (one synchronous round trip each: the session answers from
+ * memory). If all are permitted the line goes on unchanged; a forbidden
+ * single call is answered here; in a batch the permitted part is
+ * re-serialised and forwarded, and the errors for the rest go back to the
+ * agent as one batch answer of their own. Every other message is relayed
+ * unchanged and a digest of it sent to the session to record. A line that
+ * does not parse, or is longer than WRAP_MAX_LINE, cannot be inspected:
+ * the session says whether it is refused (enforce mode with McpCall
+ * governed: answered -32700/-32600 with id null, never relayed) or
+ * relayed, and records it as mcp.uninspected.
+ *
+ * Server to agent: each answer to a permitted call is reported to the
+ * session (which times the call and writes the event); each answer to a
+ * tools/list has its tool names sent to the session, which says which to
+ * hide (enforce mode), and the line is re-serialised without them; other
+ * messages are relayed unchanged and recorded. A line that does not parse
+ * is relayed (only the server is fooled by it) and recorded; a line over
+ * WRAP_MAX_LINE is relayed unread, as reactor/mcp.c relays an answer over
+ * MCP_MAX_BODY.
+ *
+ * Fail closed: once the session is unreachable, each tools/call is
+ * answered -32000, each tools/list answer is replaced by a -32000 error
+ * (never offered unfiltered), each line leash cannot inspect is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,19 +54,41 @@
 
 #include "control_mcp.h"
 #include "mcp_wrap.h"
+#include "record.h"
 
 #define WRAP_HIGH (4u << 20) /* bytes held for a slow reader before pausing */
 #define WRAP_REPLY_MS 30000 /* the session's answer to a decision, at most */
+/* A line leash reads, at most: a decide request quoting it must still fit
+ * in one line of the session's protocol. */
+#define WRAP_MAX_LINE (CONTROL_MCP_MAX_LINE - (64u << 10))
 
 struct buf {
 	char *p;
 	size_t n, cap;
 };
 
-/* A permitted call waiting for the server's answer. */
+/* What happens to the rest of a line too long to hold. */
+enum line_mode {
+	L_LINE, /* held until its newline, then read */
+	L_PASS, /* relayed unread up to its newline */
+	L_DROP, /* dropped up to its newline */
+};
+
+struct lines {
+	struct buf b; /* the line being read */
+	enum line_mode mode;
+};
+
+/* A request forwarded to the server whose answer leash reads. */
+enum pending_kind {
+	P_CALL,
+	P_LIST
+};
+
 struct pending {
 	char *id; /* the JSON-RPC id as compact JSON */
-	json_int_t call; /* the session's number for it */
+	enum pending_kind kind;
+	json_int_t call; /* P_CALL: the session's number for it */
 };
 
 struct wrap {
@@ -58,13 +98,14 @@ struct wrap {
 	struct buf sess_in; /* bytes of the session's answers not yet used */
 	int to_child, from_child;
 	pid_t child;
-	struct buf line; /* the agent's line being read */
-	struct buf sline; /* the server's line being read */
-	bool sline_skip; /* that line is over CONTROL_MCP_MAX_LINE: not read */
+	struct lines in, out; /* the agent's lines, the server's lines */
 	struct buf out_child, out_agent;
 	struct pending *pend;
 	size_t npend;
 };
+
+typedef void line_fn(struct wrap *w, const char *p, size_t n);
+typedef enum line_mode long_fn(struct wrap *w, size_t n);
 
 /* ---- buffers ----------------------------------------------------------------- */
 
@@ -82,7 +123,8 @@ static int buf_add(struct buf *b, const void *p, size_t n)
 		b->p = q;
 		b->cap = cap;
 	}
-	memcpy(b->p + b->n, p, n);
+	if (n)
+		memcpy(b->p + b->n, p, n);
 	b->n += n;
 	return 0;
 }
@@ -103,6 +145,51 @@ static int buf_add_json(struct buf *b, const json_t *j)
 	rc = buf_add(b, text, strlen(text));
 	free(text);
 	return rc ? rc : buf_add(b, "\n", 1);
+}
+
+/* Splits P[0..N) into L's lines for ON_LINE (each with its newline; at
+ * EOF the last one without). A line longer than WRAP_MAX_LINE is handed
+ * to ON_LONG instead, which says what becomes of it: relayed unread to
+ * PASS_TO (what is held, then the rest as it comes) or dropped. */
+static void lines_feed(struct wrap *w, struct lines *l, const char *p, size_t n, bool eof,
+		       line_fn *on_line, long_fn *on_long, struct buf *pass_to)
+{
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t len = nl ? (size_t)(nl - p) + 1 : n;
+
+		if (l->mode == L_PASS) {
+			buf_add(pass_to, p, len);
+		} else if (l->mode == L_LINE) {
+			buf_add(&l->b, p, len);
+			if (nl) {
+				on_line(w, l->b.p, l->b.n);
+				l->b.n = 0;
+			} else if (l->b.n > WRAP_MAX_LINE) {
+				l->mode = on_long(w, l->b.n);
+				if (l->mode == L_PASS)
+					buf_add(pass_to, l->b.p, l->b.n);
+				l->b.n = 0;
+			}
+		}
+		if (nl)
+			l->mode = L_LINE;
+		p += len;
+		n -= len;
+	}
+	if (eof && l->b.n) {
+		on_line(w, l->b.p, l->b.n);
+		l->b.n = 0;
+	}
+}
+
+static bool blank(const char *p, size_t n)
+{
+	while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+		p++;
+		n--;
+	}
+	return !n;
 }
 
 /* ---- the session ------------------------------------------------------------ */
@@ -152,7 +239,7 @@ static void session_lost(struct wrap *w)
 /* Sends REQ (one line). 0 or -EIO (the session is then lost). */
 static int session_send(struct wrap *w, const json_t *req)
 {
-	char *text = json_dumps(req, JSON_COMPACT);
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	int rc = -EIO;
 
 	if (text && w->sess >= 0 && write_all(w->sess, text, strlen(text)) == 0 &&
@@ -164,7 +251,8 @@ static int session_send(struct wrap *w, const json_t *req)
 	return rc;
 }
 
-/* Sends REQ and reads the answer line: new JSON, or NULL (session lost). */
+/* Sends REQ (an answered request) and reads the answer line: new JSON,
+ * or NULL (session lost). */
 static json_t *session_ask(struct wrap *w, const json_t *req)
 {
 	char chunk[4096], *nl;
@@ -189,22 +277,88 @@ static json_t *session_ask(struct wrap *w, const json_t *req)
 	return ans;
 }
 
+/* What the session records of MSG: its method and id, and of its params
+ * and result only what events keep (reactor/mcp.c's details), so a large
+ * answer (a file read) is not copied to the session. */
+static json_t *digest(const json_t *msg)
+{
+	static const char *const params_keys[] = { "clientInfo", "protocolVersion", "uri", "name" };
+	static const char *const result_keys[] = { "serverInfo", "protocolVersion", "isError" };
+	const json_t *params = json_object_get(msg, "params"), *result;
+	const json_t *err = json_object_get(msg, "error");
+	json_t *d = json_object(), *sub;
+
+	if (!d)
+		return NULL;
+	json_object_set(d, "method", json_object_get(msg, "method"));
+	json_object_set(d, "id", json_object_get(msg, "id"));
+	if (json_is_object(params) && (sub = json_object()) &&
+	    json_object_set_new(d, "params", sub) == 0)
+		for (size_t i = 0; i < sizeof(params_keys) / sizeof(params_keys[0]); i++)
+			json_object_set(sub, params_keys[i],
+					json_object_get(params, params_keys[i]));
+	result = json_object_get(msg, "result");
+	if (result && (sub = json_object()) && json_object_set_new(d, "result", sub) == 0)
+		for (size_t i = 0; i < sizeof(result_keys) / sizeof(result_keys[0]); i++)
+			json_object_set(sub, result_keys[i],
+					json_object_get(result, result_keys[i]));
+	if (json_is_object(err))
+		json_object_set_new(d, "error",
+				    json_pack("{s:O?, s:O?}", "code", json_object_get(err, "code"),
+					      "message", json_object_get(err, "message")));
+	return d;
+}
+
+/* Has the session record MSG, relayed in DIRECTION ("agent"|"server"). */
+static void record(struct wrap *w, const char *direction, const json_t *msg)
+{
+	json_t *req;
+
+	if (w->sess < 0 || !json_is_object(msg))
+		return;
+	req = json_pack("{s:s, s:s, s:o}", "op", "record", "direction", direction, "message",
+			digest(msg));
+	session_send(w, req);
+	json_decref(req);
+}
+
+/* A line of N bytes leash cannot read (WHY), from DIRECTION: recorded;
+ * true when it must not be relayed (the session said deny, or the
+ * session is gone: fail closed). */
+static bool uninspected(struct wrap *w, const char *direction, const char *why, size_t n)
+{
+	json_t *req, *ans;
+	const char *decision;
+	bool refuse;
+
+	if (w->unmanaged)
+		return false;
+	req = json_pack("{s:s, s:s, s:s, s:I}", "op", "uninspected", "direction", direction, "why",
+			why, "bytes", (json_int_t)n);
+	ans = w->sess >= 0 && req ? session_ask(w, req) : NULL;
+	decision = json_string_value(json_object_get(ans, "decision"));
+	refuse = !ans || json_object_get(ans, "error") || (decision && !strcmp(decision, "deny"));
+	json_decref(req);
+	json_decref(ans);
+	return refuse;
+}
+
 /* ---- deciding ---------------------------------------------------------------- */
 
 static json_t *rpc_error(const json_t *id, int code, const char *message)
 {
-	return json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error", "code",
-			 code, "message", message);
+	return json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(),
+			 "error", "code", code, "message", message);
 }
 
-static bool is_call(const json_t *msg)
+static bool is_method(const json_t *msg, const char *name)
 {
 	const char *method = json_string_value(json_object_get(msg, "method"));
 
-	return method && strcmp(method, "tools/call") == 0;
+	return method && strcmp(method, name) == 0;
 }
 
-static void pending_add(struct wrap *w, const json_t *id, json_int_t call)
+static void pending_add(struct wrap *w, const json_t *id, enum pending_kind kind, json_int_t call)
 {
 	char *key = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
 	struct pending *p = key ? realloc(w->pend, (w->npend + 1) * sizeof(*p)) : NULL;
@@ -214,7 +368,25 @@ static void pending_add(struct wrap *w, const json_t *id, json_int_t call)
 		return;
 	}
 	w->pend = p;
-	w->pend[w->npend++] = (struct pending){ .id = key, .call = call };
+	w->pend[w->npend++] = (struct pending){ .id = key, .kind = kind, .call = call };
+}
+
+/* The request waiting for the answer with ID, taken out into *OUT (its
+ * id for the caller to free). false when none. */
+static bool pending_take(struct wrap *w, const json_t *id, struct pending *out)
+{
+	char *key = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	for (size_t i = 0; key && i < w->npend; i++) {
+		if (strcmp(w->pend[i].id, key) != 0)
+			continue;
+		*out = w->pend[i];
+		w->pend[i] = w->pend[--w->npend];
+		free(key);
+		return true;
+	}
+	free(key);
+	return false;
 }
 
 /* Decides tools/call MSG. NULL when it may go to the server, else the
@@ -243,7 +415,8 @@ static json_t *decide(struct wrap *w, const json_t *msg)
 	decision = json_string_value(json_object_get(ans, "decision"));
 	if (decision && strcmp(decision, "deny") != 0) {
 		if (id)
-			pending_add(w, id, json_integer_value(json_object_get(ans, "call")));
+			pending_add(w, id, P_CALL,
+				    json_integer_value(json_object_get(ans, "call")));
 		json_decref(ans);
 		return NULL;
 	}
@@ -261,17 +434,58 @@ static json_t *decide(struct wrap *w, const json_t *msg)
 
 /* ---- agent to server ----------------------------------------------------------- */
 
-/* A batch: decide its calls; forward the permitted part, answer the rest. */
-static void agent_batch(struct wrap *w, json_t *batch, const char *raw, size_t n)
+/* One message from the agent: NULL when it goes on to the server (recorded
+ * or decided), else leash's answer (new; JSON null: nothing to answer). */
+static json_t *agent_msg(struct wrap *w, const json_t *msg)
 {
-	json_t *fwd = json_array(), *errs = json_array(), *msg;
-	bool denied = false;
-	size_t i;
+	if (is_method(msg, "tools/call"))
+		return decide(w, msg);
+	if (is_method(msg, "tools/list") && json_object_get(msg, "id") && !w->unmanaged)
+		pending_add(w, json_object_get(msg, "id"), P_LIST, 0);
+	record(w, "agent", msg);
+	return NULL;
+}
 
-	json_array_foreach(batch, i, msg)
-	{
-		json_t *e = is_call(msg) ? decide(w, msg) : NULL;
+/* A line from the agent leash refuses: answered with CODE and id null. */
+static void agent_refuse(struct wrap *w, int code, const char *why)
+{
+	char text[400];
+	json_t *e;
 
+	snprintf(text, sizeof(text), "leash: request refused: %s", why);
+	e = rpc_error(NULL, code, text);
+	if (e)
+		buf_add_json(&w->out_agent, e);
+	json_decref(e);
+}
+
+/* One line from the agent, RAW[0..N) with its newline if it had one. */
+static void agent_line(struct wrap *w, const char *raw, size_t n)
+{
+	json_error_t jerr;
+	json_t *j = blank(raw, n) ? NULL : json_loadb(raw, n, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *fwd, *errs, *msg, *e;
+	bool batch = json_is_array(j), denied = false;
+	char why[300];
+
+	if (!j && !blank(raw, n)) {
+		snprintf(why, sizeof(why), "a line that does not parse as JSON (%s)", jerr.text);
+		if (uninspected(w, "agent", why, n))
+			agent_refuse(w, -32700, why);
+		else
+			buf_add(&w->out_child, raw, n);
+		return;
+	}
+	if (!json_is_object(j) && !(batch && json_array_size(j))) {
+		buf_add(&w->out_child, raw, n); /* blank, or JSON that is no message */
+		json_decref(j);
+		return;
+	}
+	fwd = json_array();
+	errs = json_array();
+	for (size_t i = 0; i < (batch ? json_array_size(j) : 1); i++) {
+		msg = batch ? json_array_get(j, i) : j;
+		e = agent_msg(w, msg);
 		if (!e) {
 			json_array_append(fwd, msg);
 			continue;
@@ -284,126 +498,146 @@ static void agent_batch(struct wrap *w, json_t *batch, const char *raw, size_t n
 	if (!denied)
 		buf_add(&w->out_child, raw, n);
 	else if (json_array_size(fwd))
-		buf_add_json(&w->out_child, fwd);
+		buf_add_json(&w->out_child, batch ? fwd : json_array_get(fwd, 0));
 	if (json_array_size(errs))
-		buf_add_json(&w->out_agent, errs);
+		buf_add_json(&w->out_agent, batch ? errs : json_array_get(errs, 0));
 	json_decref(fwd);
 	json_decref(errs);
-}
-
-/* One line from the agent, RAW[0..N) with its newline if it had one. */
-static void agent_line(struct wrap *w, const char *raw, size_t n)
-{
-	json_t *j = json_loadb(raw, n, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, NULL);
-	json_t *e;
-	bool has_call = false;
-	size_t i;
-	json_t *m;
-
-	if (json_is_array(j))
-		json_array_foreach(j, i, m) has_call |= is_call(m);
-	if (json_is_object(j) && is_call(j)) {
-		e = decide(w, j);
-		if (!e)
-			buf_add(&w->out_child, raw, n);
-		else if (!json_is_null(e))
-			buf_add_json(&w->out_agent, e);
-		json_decref(e);
-	} else if (has_call) {
-		agent_batch(w, j, raw, n);
-	} else {
-		buf_add(&w->out_child, raw, n);
-	}
 	json_decref(j);
 }
 
-static void agent_bytes(struct wrap *w, const char *p, size_t n, bool eof)
+static enum line_mode agent_long(struct wrap *w, size_t n)
 {
-	char *nl;
+	char why[100];
 
-	buf_add(&w->line, p, n);
-	while (w->line.n && (nl = memchr(w->line.p, '\n', w->line.n))) {
-		size_t len = nl - w->line.p + 1;
-
-		agent_line(w, w->line.p, len);
-		buf_drop(&w->line, len);
-	}
-	if (eof && w->line.n) {
-		agent_line(w, w->line.p, w->line.n);
-		w->line.n = 0;
-	}
+	snprintf(why, sizeof(why), "a line over %u bytes is not inspected", WRAP_MAX_LINE);
+	if (!uninspected(w, "agent", why, n))
+		return L_PASS;
+	agent_refuse(w, -32600, why);
+	return L_DROP;
 }
 
 /* ---- server to agent ------------------------------------------------------------- */
 
-static void server_msg(struct wrap *w, const json_t *msg)
+/* The answer to a permitted call: its outcome goes to the session. */
+static void call_answered(struct wrap *w, const json_t *msg, json_int_t call)
 {
-	json_t *id = json_object_get(msg, "id"), *res = json_object_get(msg, "result");
-	json_t *err = json_object_get(msg, "error"), *req;
-	char *key;
+	json_t *res = json_object_get(msg, "result"), *err = json_object_get(msg, "error"), *req;
+	bool is_error = json_is_true(json_object_get(res, "isError"));
 
-	if (!id || json_object_get(msg, "method") || !w->npend)
-		return;
-	key = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
-	for (size_t i = 0; key && i < w->npend; i++) {
-		if (strcmp(w->pend[i].id, key) != 0)
-			continue;
-		if (err)
-			req = json_pack("{s:s, s:I, s:s, s:O?, s:O?}", "op", "result", "call",
-					w->pend[i].call, "outcome", "error", "error_code",
-					json_object_get(err, "code"), "error_message",
-					json_object_get(err, "message"));
-		else
-			req = json_pack("{s:s, s:I, s:s, s:b}", "op", "result", "call",
-					w->pend[i].call, "outcome",
-					json_is_true(json_object_get(res, "isError")) ? "tool_error"
-										      : "result",
-					"is_error", json_is_true(json_object_get(res, "isError")));
-		if (req && w->sess >= 0)
-			session_send(w, req);
-		json_decref(req);
-		free(w->pend[i].id);
-		w->pend[i] = w->pend[--w->npend];
-		break;
-	}
-	free(key);
+	if (err)
+		req = json_pack("{s:s, s:I, s:s, s:O?, s:O?}", "op", "result", "call", call,
+				"outcome", "error", "error_code", json_object_get(err, "code"),
+				"error_message", json_object_get(err, "message"));
+	else
+		req = json_pack("{s:s, s:I, s:s, s:b}", "op", "result", "call", call, "outcome",
+				is_error ? "tool_error" : "result", "is_error", is_error);
+	if (req && w->sess >= 0)
+		session_send(w, req);
+	json_decref(req);
 }
 
-static void server_line(struct wrap *w, const char *p, size_t n)
+/* The answer MSG to a tools/list: the session names the tools to hide,
+ * which leave MSG's result (*CHANGED). With no session to ask, MSG
+ * becomes a -32000 error: never offered unfiltered. */
+static void list_answered(struct wrap *w, json_t *msg, bool *changed)
 {
-	json_t *j = json_loadb(p, n, JSON_DISABLE_EOF_CHECK, NULL), *m;
+	json_t *tools = json_object_get(json_object_get(msg, "result"), "tools");
+	json_t *names = json_array(), *keep = json_array(), *req, *ans, *hide, *t, *e;
+	size_t i, k;
+
+	if (!json_is_array(tools)) {
+		record(w, "server", msg); /* an error, or no tools: nothing to filter */
+		goto out;
+	}
+	json_array_foreach(tools, i, t)
+	{
+		if (json_is_string(json_object_get(t, "name")))
+			json_array_append(names, json_object_get(t, "name"));
+	}
+	req = json_pack("{s:s, s:O, s:O}", "op", "list", "id", json_object_get(msg, "id"), "tools",
+			names);
+	ans = w->sess >= 0 && req ? session_ask(w, req) : NULL;
+	json_decref(req);
+	hide = json_object_get(ans, "hide");
+	if (!json_is_array(hide)) {
+		e = rpc_error(
+			json_object_get(msg, "id"), -32000,
+			"leash: the tools/list answer is withheld: the leash session cannot decide which tools to offer");
+		json_object_clear(msg);
+		json_object_update(msg, e);
+		json_decref(e);
+		*changed = true;
+	} else if (json_array_size(hide)) {
+		json_array_foreach(tools, i, t)
+		{
+			bool hidden = false;
+
+			for (k = 0; k < json_array_size(hide); k++)
+				hidden |= json_equal(json_object_get(t, "name"),
+						     json_array_get(hide, k));
+			if (!hidden)
+				json_array_append(keep, t);
+		}
+		json_object_set(json_object_get(msg, "result"), "tools", keep);
+		*changed = true;
+	}
+	json_decref(ans);
+out:
+	json_decref(names);
+	json_decref(keep);
+}
+
+/* One message from the server; *CHANGED when leash rewrote it. */
+static void server_msg(struct wrap *w, json_t *msg, bool *changed)
+{
+	struct pending p;
+
+	if (!json_is_object(msg))
+		return;
+	if (json_object_get(msg, "method") || !json_object_get(msg, "id") ||
+	    !pending_take(w, json_object_get(msg, "id"), &p)) {
+		record(w, "server", msg);
+		return;
+	}
+	if (p.kind == P_CALL)
+		call_answered(w, msg, p.call);
+	else
+		list_answered(w, msg, changed);
+	free(p.id);
+}
+
+static void server_line(struct wrap *w, const char *raw, size_t n)
+{
+	json_error_t jerr;
+	json_t *j = blank(raw, n) ? NULL : json_loadb(raw, n, 0, &jerr);
+	bool changed = false;
+	char why[300];
 	size_t i;
 
+	if (!j && !blank(raw, n)) {
+		snprintf(why, sizeof(why), "a line that does not parse as JSON (%s)", jerr.text);
+		uninspected(w, "server", why, n);
+	}
 	if (json_is_array(j))
-		json_array_foreach(j, i, m) server_msg(w, m);
-	else if (json_is_object(j))
-		server_msg(w, j);
+		for (i = 0; i < json_array_size(j); i++)
+			server_msg(w, json_array_get(j, i), &changed);
+	else
+		server_msg(w, j, &changed);
+	if (!changed)
+		buf_add(&w->out_agent, raw, n);
+	else
+		buf_add_json(&w->out_agent, j); /* out of memory: dropped, never unfiltered */
 	json_decref(j);
 }
 
-/* Bytes from the server: forwarded at once, read line by line on the side. */
-static void server_bytes(struct wrap *w, const char *p, size_t n)
+static enum line_mode server_long(struct wrap *w, size_t n)
 {
-	buf_add(&w->out_agent, p, n);
-	while (n) {
-		const char *nl = memchr(p, '\n', n);
-		size_t len = nl ? (size_t)(nl - p + 1) : n;
+	char why[100];
 
-		if (!w->sline_skip && buf_add(&w->sline, p, len) < 0)
-			w->sline_skip = true;
-		if (w->sline.n > CONTROL_MCP_MAX_LINE) {
-			w->sline_skip = true;
-			w->sline.n = 0;
-		}
-		if (nl) {
-			if (!w->sline_skip)
-				server_line(w, w->sline.p, w->sline.n);
-			w->sline.n = 0;
-			w->sline_skip = false;
-		}
-		p += len;
-		n -= len;
-	}
+	snprintf(why, sizeof(why), "a line over %u bytes is relayed unread", WRAP_MAX_LINE);
+	uninspected(w, "server", why, n);
+	return L_PASS;
 }
 
 /* ---- the relay ----------------------------------------------------------------- */
@@ -475,13 +709,14 @@ static int relay(struct wrap *w)
 		if (p[0].revents) {
 			r = read(0, chunk, sizeof(chunk));
 			in_eof = r <= 0 && !(r < 0 && errno == EINTR);
-			agent_bytes(w, chunk, r > 0 ? r : 0, in_eof);
+			lines_feed(w, &w->in, chunk, r > 0 ? r : 0, in_eof, agent_line, agent_long,
+				   &w->out_child);
 		}
 		if (p[1].revents) {
 			r = read(w->from_child, chunk, sizeof(chunk));
 			out_eof = r <= 0 && !(r < 0 && errno == EINTR);
-			if (r > 0)
-				server_bytes(w, chunk, r);
+			lines_feed(w, &w->out, chunk, r > 0 ? r : 0, out_eof, server_line,
+				   server_long, &w->out_agent);
 		}
 		if (p[2].revents && flush(w->to_child, &w->out_child) < 0)
 			w->out_child.n = 0; /* the server stopped reading: drop */
@@ -525,6 +760,19 @@ static const char *session_path(char *buf, size_t len)
 	}
 	fclose(f);
 	return buf[0] ? buf : NULL;
+}
+
+/* Tells the session which server this connection relays (its events'
+ * server and command), once, first. */
+static void hello(struct wrap *w, char **argv)
+{
+	json_t *cmd = json_array(), *req;
+
+	for (; cmd && *argv; argv++)
+		json_array_append_new(cmd, record_json_text(*argv, strlen(*argv)));
+	req = json_pack("{s:s, s:s, s:o?}", "op", "hello", "server", w->server, "command", cmd);
+	session_send(w, req);
+	json_decref(req);
 }
 
 static int usage(void)
@@ -577,6 +825,7 @@ int mcp_wrap_main(int argc, char **argv)
 				path, strerror(-w.sess), argv[i]);
 			return 1;
 		}
+		hello(&w, argv + i);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	rc = spawn(&w, argv + i);
@@ -589,8 +838,8 @@ int mcp_wrap_main(int argc, char **argv)
 	for (size_t k = 0; k < w.npend; k++)
 		free(w.pend[k].id);
 	free(w.pend);
-	free(w.line.p);
-	free(w.sline.p);
+	free(w.in.b.p);
+	free(w.out.b.p);
 	free(w.sess_in.p);
 	free(w.out_child.p);
 	free(w.out_agent.p);

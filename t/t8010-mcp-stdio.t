@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='leash mcp wrap: a stdio MCP server (the official SDK) behind the wrapper, the SDK client inside the sandbox; tools/call decided by the session over its MCP socket, forbidden calls answered by the wrapper and never seen by the server; fail closed outside a session'
+test_description='leash mcp wrap: a stdio MCP server (the official SDK) behind the wrapper, the SDK client inside the sandbox; tools/call decided by the session over its MCP socket, forbidden calls answered by the wrapper and never seen by the server; initialize, tools/list, resources, prompts and notifications recorded; tools/list filtered; lines leash cannot read; fail closed outside a session and when the session is lost'
 . "$(dirname "$0")/test-lib.sh"
 
 test -d "$TEST_DIRECTORY/mcp/node_modules/@modelcontextprotocol/sdk" && command -v node >/dev/null &&
@@ -28,7 +28,10 @@ wrun() {
 	shift 2
 	leash_run --mode $mode --policy $policy --listen '' -- \
 		node "$M/stdio-client.mjs" "$@" -- "$LEASH" mcp wrap --name tools -- \
-		node "$M/stdio-server.mjs" "$TRASH/server.log" 2>leash.err
+		node "$M/stdio-server.mjs" "$TRASH/server.log" --api-key sekrit-1 --auth-token=sekrit-2 2>leash.err
+}
+evk() { # evk KIND METHOD FIELDS: FIELDS of the last event of KIND with METHOD
+	sql "SELECT $3 FROM events WHERE kind = '$1' AND json_extract(details, '\$.method') = '$2' ORDER BY seq DESC LIMIT 1"
 }
 ev() { # ev TOOL FIELDS: FIELDS of the last mcp.call event about TOOL
 	sql "SELECT $2 FROM events WHERE kind = 'mcp.call' AND json_extract(details, '\$.tool') = '$1' ORDER BY seq DESC LIMIT 1"
@@ -48,7 +51,7 @@ test_expect_success MCP_SDK '--no-session relays ungoverned, byte for byte, and 
 	: >server.log &&
 	node "$M/stdio-client.mjs" list "call:delete-everything" -- "$LEASH" mcp wrap --no-session -- \
 		node "$M/stdio-server.mjs" "$TRASH/server.log" >out 2>err &&
-	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\"]}
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\",\"notify\"]}
 {\"ok\":\"deleted\",\"isError\":false}" "$(cat out)" &&
 	test_eq "delete-everything " "$(calls)" &&
 	grep -F "relayed ungoverned" err
@@ -56,15 +59,62 @@ test_expect_success MCP_SDK '--no-session relays ungoverned, byte for byte, and 
 
 test_expect_success MCP_SESSION,SQLITE3 'enforce: a permitted call passes and is recorded with its policy, server stdio:tools and outcome' '
 	: >server.log && reset_db &&
-	wrun enforce enforce.cedar list "call:echo:{\"text\":\"hi there\"}" call:fail >out &&
-	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\"]}
-{\"ok\":\"hi there\",\"isError\":false}
+	wrun enforce enforce.cedar "call:echo:{\"text\":\"hi there\"}" call:fail >out &&
+	test_eq "{\"ok\":\"hi there\",\"isError\":false}
 {\"ok\":\"it failed\",\"isError\":true}" "$(cat out)" &&
 	test_eq "echo fail " "$(calls)" &&
-	test_eq "McpCall|MCP::Tool::\"echo\"|allow|[\"tools-server\"]|stdio:tools|stdio|result|{\"text\":\"hi there\"}|2" \
+	test_eq "McpCall|MCP::Tool::\"echo\"|allow|[\"tools-server\"]|stdio:tools|stdio|result|{\"text\":\"hi there\"}|1" \
 		"$(ev echo "action || \"|\" || resource || \"|\" || decision || \"|\" || policies || \"|\" || json_extract(details, \"\$.server\") || \"|\" || json_extract(details, \"\$.transport\") || \"|\" || json_extract(details, \"\$.outcome\") || \"|\" || json_extract(details, \"\$.arguments\") || \"|\" || json_extract(details, \"\$.id\")")" &&
 	test "$(ev echo "json_extract(details, \"\$.duration_ms\") > 0 AND pid > 0")" = 1 &&
 	test_eq "tool_error|1" "$(ev fail "json_extract(details, \"\$.outcome\") || \"|\" || json_extract(details, \"\$.is_error\")")"
+'
+
+test_expect_success MCP_SESSION,SQLITE3 'enforce: initialize (names, versions, protocol version), tools/list, resources, prompts and notifications both ways are recorded, one session id, the command redacted' '
+	: >server.log && reset_db &&
+	wrun enforce enforce.cedar resources prompts call:notify >out &&
+	test_eq "{\"ok\":[\"hello\"]}
+{\"ok\":[\"greet leash\"]}
+{\"ok\":\"notified\",\"isError\":false}
+{\"notes\":[\"note from the server\"]}" "$(cat out)" &&
+	test_eq "MCP::Server::\"stdio:tools\"|stdio:tools|stdio|agent|leash-stdio-client|0.9.0|leash-stdio-server|2.0.0|result|1" \
+		"$(evk mcp.initialize initialize "resource || \"|\" || json_extract(details, \"\$.server\") || \"|\" || json_extract(details, \"\$.transport\") || \"|\" || json_extract(details, \"\$.direction\") || \"|\" || json_extract(details, \"\$.client_name\") || \"|\" || json_extract(details, \"\$.client_version\") || \"|\" || json_extract(details, \"\$.server_name\") || \"|\" || json_extract(details, \"\$.server_version\") || \"|\" || json_extract(details, \"\$.outcome\") || \"|\" || (pid > 0 AND decision IS NULL)")" &&
+	pv=$(evk mcp.initialize initialize "json_extract(details, \"\$.protocol_version\")") &&
+	case "$pv" in 20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]) ;; *) false ;; esac &&
+	test_eq "[\"node\",\"$M/stdio-server.mjs\",\"$TRASH/server.log\",\"--api-key\",\"[redacted]\",\"--auth-token=[redacted]\"]" \
+		"$(evk mcp.initialize initialize "json_extract(details, \"\$.command\")")" &&
+	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind LIKE \"mcp.%\" AND details LIKE \"%sekrit%\"")" &&
+	sid=$(evk mcp.initialize initialize "json_extract(details, \"\$.session\")") &&
+	case "$sid" in ????????-????-4???-????-????????????) ;; *) false ;; esac &&
+	test_eq "1|$sid" "$(sql "SELECT count(DISTINCT json_extract(details, \"\$.session\")) || \"|\" || min(json_extract(details, \"\$.session\")) FROM events WHERE kind LIKE \"mcp.%\"")" &&
+	test_eq "agent|" "$(evk mcp.notification notifications/initialized "json_extract(details, \"\$.direction\") || \"|\" || ifnull(json_extract(details, \"\$.outcome\"), \"\")")" &&
+	test_eq "server" "$(evk mcp.notification notifications/message "json_extract(details, \"\$.direction\")")" &&
+	test_eq "result|test://motd" "$(evk mcp.resources resources/read "json_extract(details, \"\$.outcome\") || \"|\" || json_extract(details, \"\$.uri\")")" &&
+	test_eq "result" "$(evk mcp.resources resources/list "json_extract(details, \"\$.outcome\")")" &&
+	test_eq "result|greet" "$(evk mcp.prompts prompts/get "json_extract(details, \"\$.outcome\") || \"|\" || json_extract(details, \"\$.name\")")" &&
+	test_eq "result" "$(evk mcp.prompts prompts/list "json_extract(details, \"\$.outcome\")")" &&
+	test_eq "allow|result|$sid" "$(ev notify "decision || \"|\" || json_extract(details, \"\$.outcome\") || \"|\" || json_extract(details, \"\$.session\")")" &&
+	test "$(evk mcp.prompts prompts/get "json_extract(details, \"\$.duration_ms\") > 0")" = 1
+'
+
+test_expect_success MCP_SESSION,SQLITE3 'enforce: tools/list does not offer a tool the policy forbids whatever its arguments; one with an argument rule stays; permitted tools still work' '
+	: >server.log && reset_db &&
+	wrun enforce enforce.cedar list "call:echo:{\"text\":\"after list\"}" >out &&
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"fail\",\"notify\"]}
+{\"ok\":\"after list\",\"isError\":false}" "$(cat out)" &&
+	test_eq "MCP::Server::\"stdio:tools\"|result|4|[\"delete-everything\"]|" \
+		"$(evk mcp.tools.list tools/list "resource || \"|\" || json_extract(details, \"\$.outcome\") || \"|\" || json_extract(details, \"\$.tools\") || \"|\" || json_extract(details, \"\$.hidden\") || \"|\" || ifnull(json_extract(details, \"\$.would_hide\"), \"\")")" &&
+	test_eq "echo " "$(calls)"
+'
+
+test_expect_success MCP_SESSION,SQLITE3 'shadow: tools/list is annotated (would_hide), not filtered; record: neither' '
+	reset_db &&
+	wrun shadow enforce.cedar list >out &&
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\",\"notify\"]}" "$(cat out)" &&
+	test_eq "5|[\"delete-everything\"]|" "$(evk mcp.tools.list tools/list "json_extract(details, \"\$.tools\") || \"|\" || json_extract(details, \"\$.would_hide\") || \"|\" || ifnull(json_extract(details, \"\$.hidden\"), \"\")")" &&
+	reset_db &&
+	wrun record enforce.cedar list >out &&
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"delete-everything\",\"fail\",\"notify\"]}" "$(cat out)" &&
+	test_eq "5||" "$(evk mcp.tools.list tools/list "json_extract(details, \"\$.tools\") || \"|\" || ifnull(json_extract(details, \"\$.would_hide\"), \"\") || \"|\" || ifnull(json_extract(details, \"\$.hidden\"), \"\")")"
 '
 
 test_expect_success MCP_SESSION,SQLITE3 'enforce: a forbidden tool gets -32000 naming the policy; the server never sees it' '
@@ -100,11 +150,12 @@ cat >raw.in <<'EOF2'
 [{"jsonrpc":"2.0","id":101,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b1"}}},{"jsonrpc":"2.0","id":"x-102","method":"tools/call","params":{"name":"delete-everything","arguments":{}}},{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}]
 {"jsonrpc":"2.0",   "id":7, "method":"tools/call","params":{"name":"echo","arguments":{"text":"é \u00e9"}}}
 not json at all
+{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo","name":"delete-everything"}}
 [{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"delete-everything"}}]
 {"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"delete-everything"}}
 EOF2
 
-test_expect_success MCP_SESSION,SQLITE3 'raw lines: a batch loses only its forbidden call (answered with its id); other lines reach the server byte for byte' '
+test_expect_success MCP_SESSION,SQLITE3 'raw lines: a batch loses only its forbidden call (answered with its id); other lines reach the server byte for byte; lines that do not parse (or parse two ways) are refused in enforce' '
 	reset_db &&
 	leash_run --mode enforce --policy enforce.cedar --listen "" -- sh -c \
 		"\"$LEASH\" mcp wrap --name tools -- tee raw.seen <raw.in" >raw.out 2>leash.err &&
@@ -112,15 +163,26 @@ test_expect_success MCP_SESSION,SQLITE3 'raw lines: a batch loses only its forbi
 	{ "jsonrpc" : "2.0",  "method":"notifications/initialized" }
 	[{"jsonrpc":"2.0","id":101,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b1"}}},{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}]
 	{"jsonrpc":"2.0",   "id":7, "method":"tools/call","params":{"name":"echo","arguments":{"text":"é \u00e9"}}}
-	not json at all
 	EOF2
 	test_cmp raw.want raw.seen &&
 	grep -F "[{\"jsonrpc\":\"2.0\",\"id\":\"x-102\",\"error\":{\"code\":-32000," raw.out &&
 	grep -F "[{\"jsonrpc\":\"2.0\",\"id\":8,\"error\":{\"code\":-32000," raw.out &&
 	grep -F "{\"jsonrpc\":\"2.0\",\"id\":9,\"error\":{\"code\":-32000," raw.out &&
+	test_eq 2 "$(grep -c -F "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"leash: request refused: a line that does not parse as JSON" raw.out)" &&
+	grep -F "duplicate object key" raw.out &&
 	test_eq 3 "$(sql "SELECT count(*) FROM events WHERE kind = \"mcp.call\" AND decision = \"deny\"")" &&
 	test_eq "101|7" "$(sql "SELECT group_concat(json_extract(details, \"\$.id\"), \"|\") FROM events WHERE kind = \"mcp.call\" AND decision = \"allow\"")" &&
-	test_eq "connection closed" "$(ev echo "json_extract(details, \"\$.outcome\")")"
+	test_eq "connection closed" "$(ev echo "json_extract(details, \"\$.outcome\")")" &&
+	test_eq "deny|agent|16,deny|agent|100" "$(sql "SELECT group_concat(decision || \"|\" || json_extract(details, \"\$.direction\") || \"|\" || json_extract(details, \"\$.bytes\")) FROM events WHERE kind = \"mcp.uninspected\"")" &&
+	test_eq "notifications/initialized,notifications/cancelled" "$(sql "SELECT group_concat(json_extract(details, \"\$.method\")) FROM events WHERE kind = \"mcp.notification\" AND json_extract(details, \"\$.direction\") = \"agent\"")"
+'
+
+test_expect_success MCP_SESSION,SQLITE3 'raw lines in shadow: everything reaches the server byte for byte; what enforce would refuse is recorded would_deny' '
+	reset_db &&
+	leash_run --mode shadow --policy enforce.cedar --listen "" -- sh -c \
+		"\"$LEASH\" mcp wrap --name tools -- tee raw.seen <raw.in" >raw.out 2>leash.err &&
+	test_cmp raw.in raw.seen &&
+	test_eq "would_deny,would_deny" "$(sql "SELECT group_concat(decision) FROM events WHERE kind = \"mcp.uninspected\"")"
 '
 
 test_expect_success MCP_SESSION,SQLITE3 'a server no rule permits is denied by default; the environment need not be passed on' '

@@ -2,10 +2,13 @@
 // SDK) that starts COMMAND as a stdio server (as an agent starts a
 // configured MCP server; the environment is passed on only when
 // MCP_PASS_ENV=1, else the SDK's default, minimal one). Steps: list,
-// call:NAME:JSON, raw:JSON (a raw JSON-RPC line written to the server's
-// stdin; the answers with its ids are printed). One JSON line per step.
+// call:NAME:JSON, resources (list, then read each), prompts (list, then
+// get each with who=leash), raw:JSON (a raw JSON-RPC line written to the
+// server's stdin; the answers with its ids are printed). One JSON line per
+// step; the logging notifications received are printed at the end.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 
 const argv = process.argv.slice(2);
 const sep = argv.indexOf('--');
@@ -16,6 +19,8 @@ const transport = new StdioClientTransport({ command, args, stderr: 'inherit',
 const client = new Client({ name: 'leash-stdio-client', version: '0.9.0' });
 await client.connect(transport);
 const out = (x) => console.log(JSON.stringify(x));
+const notes = [];
+client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => notes.push(n.params.data));
 
 // Raw messages: answers to the ids we send are caught before the SDK sees them.
 const waiting = new Map();
@@ -38,6 +43,17 @@ for (const step of steps) {
 			const a = i < 0 ? {} : JSON.parse(arg.slice(i + 1));
 			const r = await client.callTool({ name, arguments: a });
 			out({ ok: r.content.map((c) => c.text).join(''), isError: !!r.isError });
+		} else if (op === 'resources') {
+			const texts = [];
+			for (const r of (await client.listResources()).resources)
+				texts.push(...(await client.readResource({ uri: r.uri })).contents.map((c) => c.text));
+			out({ ok: texts });
+		} else if (op === 'prompts') {
+			const texts = [];
+			for (const p of (await client.listPrompts()).prompts)
+				texts.push(...(await client.getPrompt({ name: p.name, arguments: { who: 'leash' } }))
+					.messages.map((m) => m.content.text));
+			out({ ok: texts });
 		} else if (op === 'raw') {
 			const msgs = [].concat(JSON.parse(arg)).filter((m) => m.id !== undefined);
 			const answers = await Promise.all(msgs.map((m) => new Promise((res) => {
@@ -52,4 +68,5 @@ for (const step of steps) {
 		out({ error: { code: e.code, message: e.message } });
 	}
 }
+if (notes.length) out({ notes });
 await client.close();
