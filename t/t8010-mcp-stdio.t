@@ -185,6 +185,69 @@ test_expect_success MCP_SESSION,SQLITE3 'raw lines in shadow: everything reaches
 	test_eq "would_deny,would_deny" "$(sql "SELECT group_concat(decision) FROM events WHERE kind = \"mcp.uninspected\"")"
 '
 
+cat >slow-server.py <<'EOF2'
+# slow-server.py: a stdio "server" that answers the tools/list it is sent
+# in three pieces, 0.2 s apart, then writes a log line to stdout (not
+# JSON), then one 9 MB line, then exits.
+import json, sys, time
+req = json.loads(sys.stdin.readline())
+tools = [{"name": n, "inputSchema": {"type": "object"}} for n in ["echo", "delete-everything", "read-file"]]
+line = json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": {"tools": tools}}) + "\n"
+for part in (line[:10], line[10:40], line[40:]):
+    sys.stdout.write(part); sys.stdout.flush(); time.sleep(0.2)
+sys.stdout.write("server log line, not JSON\n")
+sys.stdout.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": "y" * 9000000}}) + "\n")
+sys.stdout.flush()
+EOF2
+
+test_expect_success MCP_SESSION,SQLITE3,PYTHON3 'server lines: a tools/list answer written in pieces is filtered whole; a line that is not JSON and a 9 MB line are relayed byte for byte and recorded uninspected' '
+	reset_db &&
+	echo "{\"jsonrpc\":\"2.0\",\"id\":\"L1\",\"method\":\"tools/list\"}" >list.in &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" -- sh -c \
+		"\"$LEASH\" mcp wrap --name tools -- python3 slow-server.py <list.in" >slow.out 2>leash.err &&
+	test_eq "{\"jsonrpc\":\"2.0\",\"id\":\"L1\",\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{\"type\":\"object\"}},{\"name\":\"read-file\",\"inputSchema\":{\"type\":\"object\"}}]}}" "$(sed -n 1p slow.out)" &&
+	test_eq "server log line, not JSON" "$(sed -n 2p slow.out)" &&
+	python3 -c "import json, sys; print(len(json.loads(sys.stdin.read().split(chr(10))[2])[\"params\"][\"data\"]))" <slow.out >n &&
+	test_eq 9000000 "$(cat n)" &&
+	test_eq 3 "$(wc -l <slow.out)" &&
+	test_eq "[\"delete-everything\"]|2" "$(evk mcp.tools.list tools/list "json_extract(details, \"\$.hidden\") || \"|\" || json_extract(details, \"\$.tools\")")" &&
+	test_eq "server|1|,server|1|" "$(sql "SELECT group_concat(json_extract(details, \"\$.direction\") || \"|\" || (json_extract(details, \"\$.bytes\") = 26 OR json_extract(details, \"\$.bytes\") > 8000000) || \"|\" || ifnull(decision, \"\")) FROM events WHERE kind = \"mcp.uninspected\"")"
+'
+
+test_expect_success MCP_SESSION,SQLITE3,PYTHON3 'a 9 MB line from the agent is refused in enforce (-32600, never reaches the server); the next line goes on' '
+	reset_db &&
+	python3 -c "import json; print(json.dumps({\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"tools/call\", \"params\": {\"name\": \"delete-everything\", \"arguments\": {\"pad\": \"x\" * 9000000}}}))" >big.in &&
+	echo "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}" >>big.in &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" -- sh -c \
+		"\"$LEASH\" mcp wrap --name tools -- tee big.seen <big.in" >big.out 2>leash.err &&
+	test_eq "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}" "$(cat big.seen)" &&
+	grep -F "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"leash: request refused: a line over" big.out &&
+	test_eq "deny|agent" "$(sql "SELECT decision || \"|\" || json_extract(details, \"\$.direction\") FROM events WHERE kind = \"mcp.uninspected\"")" &&
+	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"mcp.call\"")"
+'
+
+cat >lost.py <<'EOF2'
+# lost.py PATH: a unix socket that accepts one peer and closes it at once,
+# as a session that is gone would
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept(); c.close()
+EOF2
+
+test_expect_success MCP_SDK,PYTHON3 'the session lost: tools/call answered -32000, tools/list withheld (-32000), never offered unfiltered; the server sees no call' '
+	: >server.log && rm -f lost.sock &&
+	{ python3 lost.py "$TRASH/lost.sock" >lost.out & } &&
+	for i in $(seq 50); do grep -q ready lost.out && break; sleep 0.1; done &&
+	MCP_PASS_ENV=1 LEASH_MCP_SOCKET=$TRASH/lost.sock node "$M/stdio-client.mjs" list call:echo -- \
+		"$LEASH" mcp wrap --name tools -- node "$M/stdio-server.mjs" "$TRASH/server.log" >out 2>err &&
+	wait &&
+	sed -n 1p out | grep -F "\"code\":-32000" && sed -n 1p out | grep -F "tools/list answer is withheld" &&
+	sed -n 2p out | grep -F "\"code\":-32000" && sed -n 2p out | grep -F "the leash session cannot decide" &&
+	test_eq "" "$(calls)"
+'
+
 test_expect_success MCP_SESSION,SQLITE3 'a server no rule permits is denied by default; the environment need not be passed on' '
 	: >server.log && reset_db &&
 	leash_run --mode enforce --policy enforce.cedar --listen "" -- \
