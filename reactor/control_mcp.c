@@ -6,15 +6,20 @@
  * decide as reactor/mcp.c does for HTTP: McpCall on MCP::Tool::"tool" in
  * MCP::Server::"stdio:<command>", context {method, server, arguments,
  * arguments_json}; not governed (no McpCall rule) or record mode: allow.
- * Both record mcp.call events in the HTTP path's shape.
+ * Both record mcp.call events in the HTTP path's shape. The socket also
+ * records the rest of the wrapper's traffic (initialize, tools/list,
+ * resources, prompts, notifications: the kinds and details of
+ * reactor/mcp.c) and decides which tools a tools/list answer may offer.
  *
  * Why a socket of its own rather than the control server: the agent must
  * never reach the control server (it can change the policy and the mode),
  * but the wrapper runs as the agent. This socket can only decide and
  * record; it is a unix socket in a root-owned 0711 directory, owned by
  * the agent's user, and refuses peers outside the session's cgroup.
- * Held calls are per connection, at most MCP_HELD_MAX; past it the oldest
- * is recorded as "no response".
+ * Held requests are per connection, at most MCP_HELD_MAX; past it the
+ * oldest is recorded as "no response". Whatever the wrapper sends, it can
+ * only add events about a stdio: server, carrying its own pid, and only
+ * the session decides.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -277,35 +277,59 @@ static json_t *session_ask(struct wrap *w, const json_t *req)
 	return ans;
 }
 
+/* V when it is a string, number, boolean or null, else NULL: what is
+ * copied into a record is never nested, so no line the wrapper sends
+ * without reading an answer can fail to parse at the session (jansson's
+ * depth limit) and draw an error line that would answer the next request. */
+static json_t *scalar(json_t *v)
+{
+	return json_is_object(v) || json_is_array(v) ? NULL : v;
+}
+
+/* Copies the scalar values of KEYS (NULL-ended) from SRC into a new object
+ * under NAME in D; of "clientInfo" and "serverInfo", name and version. */
+static void digest_part(json_t *d, const char *name, const json_t *src, const char *const *keys)
+{
+	json_t *sub = json_is_object(src) ? json_object() : NULL;
+
+	if (!sub || json_object_set_new(d, name, sub) < 0)
+		return;
+	for (; *keys; keys++) {
+		json_t *v = json_object_get(src, *keys);
+
+		if (strstr(*keys, "Info") && json_is_object(v))
+			json_object_set_new(sub, *keys,
+					    json_pack("{s:O?, s:O?}", "name",
+						      scalar(json_object_get(v, "name")), "version",
+						      scalar(json_object_get(v, "version"))));
+		else if (scalar(v))
+			json_object_set(sub, *keys, v);
+	}
+}
+
 /* What the session records of MSG: its method and id, and of its params
  * and result only what events keep (reactor/mcp.c's details), so a large
  * answer (a file read) is not copied to the session. */
 static json_t *digest(const json_t *msg)
 {
-	static const char *const params_keys[] = { "clientInfo", "protocolVersion", "uri", "name" };
-	static const char *const result_keys[] = { "serverInfo", "protocolVersion", "isError" };
-	const json_t *params = json_object_get(msg, "params"), *result;
-	const json_t *err = json_object_get(msg, "error");
-	json_t *d = json_object(), *sub;
+	static const char *const params_keys[] = { "clientInfo", "protocolVersion", "uri", "name",
+						   NULL };
+	static const char *const result_keys[] = { "serverInfo", "protocolVersion", "isError",
+						   NULL };
+	static const char *const error_keys[] = { "code", "message", NULL };
+	json_t *d = json_object();
 
 	if (!d)
 		return NULL;
-	json_object_set(d, "method", json_object_get(msg, "method"));
-	json_object_set(d, "id", json_object_get(msg, "id"));
-	if (json_is_object(params) && (sub = json_object()) &&
-	    json_object_set_new(d, "params", sub) == 0)
-		for (size_t i = 0; i < sizeof(params_keys) / sizeof(params_keys[0]); i++)
-			json_object_set(sub, params_keys[i],
-					json_object_get(params, params_keys[i]));
-	result = json_object_get(msg, "result");
-	if (result && (sub = json_object()) && json_object_set_new(d, "result", sub) == 0)
-		for (size_t i = 0; i < sizeof(result_keys) / sizeof(result_keys[0]); i++)
-			json_object_set(sub, result_keys[i],
-					json_object_get(result, result_keys[i]));
-	if (json_is_object(err))
-		json_object_set_new(d, "error",
-				    json_pack("{s:O?, s:O?}", "code", json_object_get(err, "code"),
-					      "message", json_object_get(err, "message")));
+	if (json_is_string(json_object_get(msg, "method")))
+		json_object_set(d, "method", json_object_get(msg, "method"));
+	if (scalar(json_object_get(msg, "id")))
+		json_object_set(d, "id", json_object_get(msg, "id"));
+	digest_part(d, "params", json_object_get(msg, "params"), params_keys);
+	if (json_object_get(msg, "result") && !json_is_object(json_object_get(msg, "result")))
+		json_object_set_new(d, "result", json_object());
+	digest_part(d, "result", json_object_get(msg, "result"), result_keys);
+	digest_part(d, "error", json_object_get(msg, "error"), error_keys);
 	return d;
 }
 
@@ -527,8 +551,9 @@ static void call_answered(struct wrap *w, const json_t *msg, json_int_t call)
 
 	if (err)
 		req = json_pack("{s:s, s:I, s:s, s:O?, s:O?}", "op", "result", "call", call,
-				"outcome", "error", "error_code", json_object_get(err, "code"),
-				"error_message", json_object_get(err, "message"));
+				"outcome", "error", "error_code",
+				scalar(json_object_get(err, "code")), "error_message",
+				scalar(json_object_get(err, "message")));
 	else
 		req = json_pack("{s:s, s:I, s:s, s:b}", "op", "result", "call", call, "outcome",
 				is_error ? "tool_error" : "result", "is_error", is_error);
@@ -810,6 +835,7 @@ int mcp_wrap_main(int argc, char **argv)
 	if (i >= argc)
 		return usage();
 	snprintf(w.server, sizeof(w.server), "stdio:%s", name ? name : basename(argv[i]));
+	signal(SIGPIPE, SIG_IGN); /* a peer gone is an error to handle, not death */
 	if (!w.unmanaged) {
 		path = session_path(found, sizeof(found));
 		if (!path) {
@@ -827,7 +853,6 @@ int mcp_wrap_main(int argc, char **argv)
 		}
 		hello(&w, argv + i);
 	}
-	signal(SIGPIPE, SIG_IGN);
 	rc = spawn(&w, argv + i);
 	if (rc < 0) {
 		fprintf(stderr, "leash mcp wrap: cannot start '%s': %s\n", argv[i], strerror(-rc));

@@ -6,8 +6,10 @@
  * in a batch) is first decided by the leash session the wrapper runs in,
  * over the session's MCP socket (control_mcp.h); a forbidden call is
  * answered by the wrapper with a JSON-RPC error (-32000, the call's own
- * id) and never reaches the server. Outside a session it refuses to start,
- * unless --no-session asks it to relay ungoverned.
+ * id) and never reaches the server. tools/list answers lose the tools the
+ * policy forbids (enforce mode); all traffic is recorded by the session.
+ * Outside a session it refuses to start, unless --no-session asks it to
+ * relay ungoverned.
  */
 #ifndef LEASH_MCP_WRAP_H
 #define LEASH_MCP_WRAP_H
