@@ -70,6 +70,15 @@ test_expect_success MCP_SDK,SQLITE3 'a permitted call works and is recorded with
 	test -n "$(ev mcp.initialize initialize "json_extract(details, \"\$.protocol_version\")")"
 '
 
+test_expect_success MCP_SDK,SQLITE3 'secret-looking argument values are redacted: no MCP or HTTP event holds them' '
+	: >srv.log && reset_db &&
+	lrun enforce "call:echo:{\"text\":\"hi\",\"api_key\":\"sk-live-4242\",\"nested\":{\"password\":\"hunter2\",\"user\":\"ann\"}}" >out &&
+	test_eq "{\"ok\":\"hi\",\"isError\":false}" "$(cat out)" &&
+	test_eq "{\"text\":\"hi\",\"api_key\":\"[redacted]\",\"nested\":{\"password\":\"[redacted]\",\"user\":\"ann\"}}" \
+		"$(ev mcp.call echo "json_extract(details, \"\$.arguments\")")" &&
+	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE (kind LIKE \"mcp.%\" OR kind LIKE \"http.%\") AND (details LIKE \"%sk-live-4242%\" OR details LIKE \"%hunter2%\")")"
+'
+
 test_expect_success MCP_SDK,SQLITE3 'a forbidden call gets its JSON-RPC error on the stream at once, naming the policy; the server never sees it' '
 	: >srv.log && reset_db &&
 	lrun enforce call:delete-everything "call:read-file:{\"path\":\"/etc/shadow\"}" \
