@@ -226,6 +226,28 @@ test_expect_success MCP_SESSION,SQLITE3,PYTHON3 'a 9 MB line from the agent is r
 	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"mcp.call\"")"
 '
 
+cat >deep-server.py <<'EOF2'
+# deep-server.py: a stdio "server" that first writes answers whose id and
+# error code are nested 2046 deep (jansson reads them; wrapped once more
+# they would pass its depth limit), then echoes what it is sent
+import sys
+deep = "[" * 2046 + "]" * 2046
+sys.stdout.write('{"jsonrpc":"2.0","id":' + deep + ',"result":{}}\n')
+sys.stdout.write('{"jsonrpc":"2.0","id":5,"error":{"code":' + deep + ',"message":"x"}}\n')
+sys.stdout.flush()
+for line in sys.stdin:
+    sys.stdout.write(line); sys.stdout.flush()
+EOF2
+
+test_expect_success MCP_SESSION,SQLITE3,PYTHON3 'deeply nested values from the server are not passed to the session: the next decision is still the right one' '
+	reset_db &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" -- sh -c \
+		"{ sleep 0.5; echo \"{\\\"jsonrpc\\\":\\\"2.0\\\",\\\"id\\\":6,\\\"method\\\":\\\"tools/call\\\",\\\"params\\\":{\\\"name\\\":\\\"echo\\\"}}\"; } | \"$LEASH\" mcp wrap --name tools -- python3 deep-server.py" >deep.out 2>leash.err &&
+	test_eq 3 "$(wc -l <deep.out)" &&
+	test_eq "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}" "$(sed -n 3p deep.out)" &&
+	test_eq "allow" "$(ev echo decision)"
+'
+
 cat >lost.py <<'EOF2'
 # lost.py PATH: a unix socket that accepts one peer and closes it at once,
 # as a session that is gone would
