@@ -697,6 +697,27 @@ static int spawn(struct wrap *w, char **argv)
 	return 0;
 }
 
+/* The server, for the signal handler: a SIGTERM or SIGHUP meant for the
+ * server (the agent's client stops the command it started, which is the
+ * wrapper) is passed on, and the wrapper relays until the server exits. */
+static volatile sig_atomic_t server_pid;
+
+static void forward_signal(int sig)
+{
+	if (server_pid > 0)
+		kill(server_pid, sig);
+}
+
+static void forward_signals(pid_t child)
+{
+	struct sigaction sa = { .sa_handler = forward_signal }; /* no SA_RESTART: poll sees EINTR */
+
+	server_pid = child;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 /* Writes what B holds to FD as far as it goes. -EPIPE when FD is gone. */
 static int flush(int fd, struct buf *b)
 {
@@ -858,6 +879,7 @@ int mcp_wrap_main(int argc, char **argv)
 		fprintf(stderr, "leash mcp wrap: cannot start '%s': %s\n", argv[i], strerror(-rc));
 		return 1;
 	}
+	forward_signals(w.child);
 	rc = relay(&w);
 	session_lost(&w);
 	for (size_t k = 0; k < w.npend; k++)

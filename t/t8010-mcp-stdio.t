@@ -57,6 +57,17 @@ test_expect_success MCP_SDK '--no-session relays ungoverned, byte for byte, and 
 	grep -F "relayed ungoverned" err
 '
 
+test_expect_success 'SIGTERM to the wrapper (how a client stops its server) reaches the server; the wrapper ends with its status' '
+	{ "$LEASH" mcp wrap --no-session -- sh -c "trap \"echo got TERM >&2; exit 7\" TERM; echo started >&2; while :; do sleep 0.1; done" \
+		</dev/null >/dev/null 2>sig.err & } &&
+	pid=$! &&
+	for i in $(seq 50); do grep -q started sig.err && break; sleep 0.1; done &&
+	kill -TERM $pid &&
+	{ wait $pid; status=$?; } &&
+	test_eq 7 "$status" &&
+	grep -F "got TERM" sig.err
+'
+
 test_expect_success MCP_SESSION,SQLITE3 'enforce: a permitted call passes and is recorded with its policy, server stdio:tools and outcome' '
 	: >server.log && reset_db &&
 	wrun enforce enforce.cedar "call:echo:{\"text\":\"hi there\"}" call:fail >out &&

@@ -3,7 +3,8 @@
 // configured MCP server; the environment is passed on only when
 // MCP_PASS_ENV=1, else the SDK's default, minimal one). Steps: list,
 // call:NAME:JSON, resources (list, then read each), prompts (list, then
-// get each with who=leash), raw:JSON (a raw JSON-RPC line written to the
+// get each with who=leash), bench:N (N sequential echo calls: their
+// latency p50 and p99 in ms, for scripts and the README), raw:JSON (a raw JSON-RPC line written to the
 // server's stdin; the answers with its ids are printed). One JSON line per
 // step; the logging notifications received are printed at the end.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -54,6 +55,16 @@ for (const step of steps) {
 				texts.push(...(await client.getPrompt({ name: p.name, arguments: { who: 'leash' } }))
 					.messages.map((m) => m.content.text));
 			out({ ok: texts });
+		} else if (op === 'bench') {
+			const ms = [];
+			for (let i = 0; i < Number(arg); i++) {
+				const t = process.hrtime.bigint();
+				await client.callTool({ name: 'echo', arguments: { text: 'x' + i } });
+				ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+			}
+			ms.sort((a, b) => a - b);
+			const at = (q) => Number(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))].toFixed(3));
+			out({ calls: ms.length, p50: at(0.5), p99: at(0.99) });
 		} else if (op === 'raw') {
 			const msgs = [].concat(JSON.parse(arg)).filter((m) => m.id !== undefined);
 			const answers = await Promise.all(msgs.map((m) => new Promise((res) => {
