@@ -26,6 +26,18 @@
  * parsed on the side, or, when leash changes them (errors to splice,
  * tools/list to filter), held per JSON body or per SSE event and written
  * by mcp (re-framed chunked, or close-delimited for HTTP/1.0 clients).
+ * A GET's event stream is always written by mcp, whole event by whole
+ * event, so its output ends at an event boundary whenever leash has to
+ * add an event of its own.
+ *
+ * The older HTTP+SSE transport (2024-11-05) answers POSTs on a GET stream
+ * whose `endpoint` event named the POST URL: mcp_sse.c remembers which
+ * open stream each endpoint belongs to; a POST to a known endpoint has
+ * leash's answers sent as events on that stream (and is answered 202),
+ * and its forwarded calls are awaited there (their pending state moves to
+ * the stream's connection). Nothing holds a pointer to another connection
+ * except that registry, which forgets a stream when its response ends or
+ * its connection starts another request or is freed.
  *
  * Events: mcp.call (tools/call: McpCall decision, policy ids, tool,
  * arguments redacted, outcome, duration), mcp.initialize, mcp.tools.list,
@@ -643,6 +655,8 @@ static void stream_announce(struct proxy_conn *c, const char *url)
 	if (rc == 0) {
 		m->announced = m->is_mcp = true;
 		snprintf(m->session, sizeof(m->session), "%s", e->session);
+		if (e->ambiguous)
+			rc = -EEXIST;
 	}
 	d = details_new(c, NULL, "server");
 	json_object_set_new(d, "event", json_string("stream"));
@@ -652,7 +666,8 @@ static void stream_announce(struct proxy_conn *c, const char *url)
 		rc == 0 ? NULL
 		: rc == -EINVAL
 			? "endpoint on another origin: its POSTs are not tied to this stream"
-			: "endpoint not registered");
+		: rc == -EEXIST ? "endpoint announced on two open streams: tied to neither"
+				: "endpoint not registered");
 }
 
 /* C's stream ends (or C goes away): POSTs no longer find it. */

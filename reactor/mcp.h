@@ -5,7 +5,8 @@
  * type), records each message as an mcp.* event, decides every tools/call
  * as McpCall on MCP::Tool::"name" in MCP::Server::"host", answers a
  * forbidden call itself (a JSON-RPC error with the call's own id, never
- * forwarded), and filters tools/list results in enforce mode. The module
+ * forwarded; for the older HTTP+SSE transport, on the client's event
+ * stream), and filters tools/list results in enforce mode. The module
  * side (modules/mcp.c) tells it whether the policy in force governs
  * McpCall at all.
  */

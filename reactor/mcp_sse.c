@@ -228,8 +228,10 @@ struct mcp_sse_endpoint *mcp_sse_register(const char *key, struct proxy_conn *st
 		e->next = endpoints;
 		endpoints = e;
 		session_of(e);
+	} else if (e->stream && e->stream != stream) {
+		e->ambiguous = true;
 	}
-	e->stream = stream;
+	e->stream = e->ambiguous ? NULL : stream;
 	return e;
 }
 

@@ -12,7 +12,10 @@
  * POST never finds a dangling stream. A detached entry is kept (at most
  * MCP_SSE_MAX_CLOSED of them, oldest dropped) so that a POST to an
  * endpoint whose stream is gone can be told so instead of being taken for
- * Streamable HTTP.
+ * Streamable HTTP. An endpoint announced by a second stream while the
+ * first is open (a server that gives every session the same URL) is
+ * ambiguous: it is tied to no stream from then on, so leash's answers can
+ * never reach another session's client.
  */
 #ifndef LEASH_MCP_SSE_H
 #define LEASH_MCP_SSE_H
@@ -30,6 +33,7 @@ struct mcp_sse_endpoint {
 	char *key; /* "https://host:port/path?query" */
 	char session[160]; /* its sessionId query parameter, or the path and query */
 	struct proxy_conn *stream; /* the open stream, or NULL once it is gone */
+	bool ambiguous; /* announced by two open streams: tied to none */
 };
 
 /* Resolves DATA, an endpoint event's URL, against the stream's URL
@@ -43,8 +47,9 @@ int mcp_sse_resolve(const char *scheme, const char *host, unsigned port, const c
 int mcp_sse_key(const char *scheme, const char *host, unsigned port, const char *path, char *key,
 		size_t keylen);
 
-/* Records that KEY is STREAM's endpoint (replacing an entry with the same
- * key). Returns the entry, or NULL when out of memory. */
+/* Records that KEY is STREAM's endpoint (a closed entry with the same key
+ * is reused; an open one becomes ambiguous). Returns the entry, or NULL
+ * when out of memory. */
 struct mcp_sse_endpoint *mcp_sse_register(const char *key, struct proxy_conn *stream);
 /* The entry for KEY (open or gone), or NULL when leash never saw it. */
 struct mcp_sse_endpoint *mcp_sse_find(const char *key);

@@ -72,6 +72,21 @@ static void test_registry(void)
 		mcp_sse_detach(s2);
 	}
 	ok(mcp_sse_find(key) == NULL, "the oldest detached entries are dropped past the bound");
+	e = mcp_sse_register("https://h:443/shared", s1);
+	ok(mcp_sse_register("https://h:443/shared", s1) == e && e->stream == s1 && !e->ambiguous,
+	   "the same stream announcing again changes nothing");
+	mcp_sse_register("https://h:443/shared", s2);
+	ok(e->ambiguous && !e->stream, "a second open stream: ambiguous, tied to neither");
+	mcp_sse_detach(s1);
+	mcp_sse_detach(s2);
+	mcp_sse_register("https://h:443/shared", s1);
+	ok(e->ambiguous && !e->stream, "and it stays so");
+	mcp_sse_detach(s1);
+	e = mcp_sse_register("https://h:443/reused", s1);
+	mcp_sse_detach(s1);
+	mcp_sse_register("https://h:443/reused", s2);
+	ok(e->stream == s2 && !e->ambiguous, "a closed entry is reused by the next stream");
+	mcp_sse_detach(s2);
 	mcp_sse_register("https://h:443/nosession", s1);
 	is_str(mcp_sse_find("https://h:443/nosession")->session, "/nosession",
 	       "no sessionId: the path names the session");
