@@ -106,8 +106,12 @@ _Static_assert(sizeof(struct ev_exit) == 16 + 48 + 8, "ev_exit layout");
  * gives deny-overrides.
  */
 enum {
-	EV_NET_CONNECT = 32, /* cgroup/connect4, connect6: TCP or UDP connect() */
-	EV_NET_SENDMSG = 33, /* cgroup/sendmsg4, sendmsg6: UDP send with an address */
+	/* cgroup/connect4, connect6: TCP or UDP connect(); lsm/socket_connect
+	 * (network_lsm.bpf.c, flags NET_F_LSM): any inet connect() */
+	EV_NET_CONNECT = 32,
+	/* cgroup/sendmsg4, sendmsg6: UDP send with an address; the same from
+	 * lsm/socket_sendmsg */
+	EV_NET_SENDMSG = 33,
 };
 
 #define NET_FAMILY_V4 4

@@ -32,6 +32,10 @@
  * come from the server the agent asked.
  *
  * Returning 0 makes connect()/sendmsg() fail with EPERM.
+ *
+ * The maps the policy, the protect set, the proxy and DNS and the records
+ * live in are declared in network.bpf.h: where the bpf LSM runs,
+ * network_lsm.bpf.c decides from the same maps (shared by fd).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
