@@ -254,8 +254,8 @@ _Static_assert(sizeof(struct net_origdst) == 24, "net_origdst layout");
  * LSM_KEY_PATH bytes: exact, because rules longer than that are refused
  * when the policy is compiled (so none can be cut by the truncation).
  *
- * Hard links and renames: the same trie holds, for each regular file a
- * forbid names (forbidden_inodes.h), one entry per class keyed by type
+ * Hard links and renames: the same trie holds, for each file and directory
+ * a forbid names (forbidden_inodes.h), one entry per class keyed by type
  * LSM_TYPE_INODE and the file's struct lsm_inode_id, whose value is the
  * verdict of its forbidden name in that class (flagged LSM_V_INODE). An
  * access to that inode is decided by it, whatever name it uses; being in
@@ -332,8 +332,10 @@ struct lsm_verdict {
 #define LSM_F_NO_PATH (1u << 2) /* no path: path_len is 0 */
 #define LSM_F_INODE (1u << 3) /* decided by the inode's forbidden name (v is its verdict) */
 #define LSM_F_LOADER (1u << 4) /* an executable mapping made by the dynamic loader */
-#define LSM_F_LINK (1u << 5) /* a hard link to the inode (lsm/inode_link) */
+#define LSM_F_LINK (1u << 5) /* a hard link (lsm/inode_link) */
 #define LSM_F_MPROTECT (1u << 6) /* the loader made a file mapping executable */
+#define LSM_F_RENAME_FROM (1u << 7) /* a rename's old name (lsm/inode_rename) */
+#define LSM_F_RENAME_TO (1u << 8) /* a rename's new name */
 
 /* A record of variable size: the path's bytes (NUL included) follow the
  * fixed part, and hdr.size is offsetof(path) + path_len rounded up to 8. */

@@ -16,17 +16,19 @@
  *      FMODE_WRITE or O_TRUNC is a read-write open, else read-only;
  *   4. the trie (lsm_policy_map slot 0, swapped whole by the reactor: each
  *      call is decided wholly by one policy): first the inode's entry (a
- *      file a forbid names is decided on its forbidden name, whatever
- *      name reaches it: hard links, renames), else the path's;
+ *      file or directory a forbid names is decided on its forbidden name,
+ *      whatever name reaches it: hard links, renames), else the path's;
  *   5. a record of the access and the verdict into the ring buffer (a
  *      failed output is counted in stats_map, never silent); in enforce
  *      mode a deny returns -EPERM.
  *
  * The bypasses a path policy invites, closed here as the fanotify backend
  * closes them (modules/file.c):
- *   - lsm/inode_link: a hard link to a file a forbid names is decided as a
- *     read-write open of its forbidden name (no new name for a file the
- *     agent may not write);
+ *   - lsm/inode_link, lsm/inode_rename: the source and the new name of a
+ *     hard link or a rename are decided as read-write opens of the
+ *     nearest file or directory a forbid names at or above them (so
+ *     nothing is linked or moved out of, or into, a forbidden Dir, even a
+ *     file created there after the policy was compiled);
  *   - lsm/mmap_file: `ld.so PROGRAM` reads and maps PROGRAM instead of
  *     exec'ing it, so a file the dynamic loader (the task's exe is
  *     ld-linux*, ld.so*, ld-musl*) maps executable is decided as
@@ -59,6 +61,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFREG 0100000
 #define PROT_EXEC 0x4
 #define VM_EXEC 0x4
+#define LINK_DEPTH 16 /* directories above a hard link's source looked up */
 
 /* Set by the reactor after load, before attach (writable: the object is
  * loaded once by the capability probe, before the session exists). */
@@ -204,7 +207,7 @@ static __always_inline void decide(struct scratch *s)
 		e->v.reason = LSM_REASON_NO_POLICY;
 		return;
 	}
-	if (e->type == LSM_TYPE_FILE) {
+	if (e->ino) {
 		v = inode_verdict(trie, &s->key, e->cls, e->dev, e->ino);
 		if (v) {
 			e->v = *v;
@@ -371,34 +374,80 @@ static __always_inline bool run_by_loader(void)
 	       (name[3] == 'm' && name[4] == 'u' && name[5] == 's' && name[6] == 'l');
 }
 
-SEC("lsm/inode_link")
-int BPF_PROG(handle_inode_link, struct dentry *old_dentry, struct inode *dir,
-	     struct dentry *new_dentry)
+/* A name being created, replaced or removed for a link or a rename: D
+ * (whose inode is INODE, NULL for a name that does not exist yet), decided
+ * on the read-write verdict of the nearest of INODE and the directories
+ * above D, up to LINK_DEPTH, that a forbid names (its forbidden name's
+ * verdict); a name with none of them is left to the opens that use it.
+ * bpf_d_path is not allowed in these hooks on 6.1, so inodes stand in for
+ * the paths. Only a denial is recorded. FLAG says which side. */
+static __always_inline int decide_inodes(struct dentry *d, struct inode *inode, __u16 flag)
 {
-	struct inode *inode = old_dentry->d_inode;
-	struct lsm_verdict *v;
+	struct lsm_verdict *v = NULL;
 	struct scratch *s;
 	__u32 zero = 0;
 	void *trie;
 
-	if (!inode || (inode->i_mode & S_IFMT) != S_IFREG || !in_session())
-		return 0;
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	trie = bpf_map_lookup_elem(&lsm_policy_map, &zero);
 	if (!s || !trie)
 		return policy_mode == 2 ? -EPERM : 0;
-	v = inode_verdict(trie, &s->key, LSM_CLASS_WRITE, inode->i_sb->s_dev, inode->i_ino);
-	if (!v)
-		return 0; /* no forbid names it: its names are decided as they are used */
-	stat_inc(LSM_STAT_SEEN);
+	if (inode)
+		v = inode_verdict(trie, &s->key, LSM_CLASS_WRITE, inode->i_sb->s_dev, inode->i_ino);
+	for (int i = 0; i < LINK_DEPTH && !v; i++) {
+		struct dentry *up = d->d_parent;
+
+		if (!up || up == d)
+			break;
+		d = up;
+		inode = d->d_inode;
+		if (!inode)
+			break;
+		v = inode_verdict(trie, &s->key, LSM_CLASS_WRITE, inode->i_sb->s_dev, inode->i_ino);
+	}
+	if (!v || !inode || v->action == LSM_ALLOW)
+		return 0;
 	s = start_task(LSM_CLASS_WRITE);
 	if (!s)
 		return policy_mode == 2 ? -EPERM : 0;
+	s->ev.type = (inode->i_mode & S_IFMT) == S_IFDIR ? LSM_TYPE_DIR : LSM_TYPE_FILE;
 	s->ev.ino = inode->i_ino;
 	s->ev.dev = inode->i_sb->s_dev;
-	s->ev.flags |= LSM_F_LINK | LSM_F_INODE;
+	s->ev.flags |= flag | LSM_F_INODE;
 	s->ev.v = *v;
 	return finish(s);
+}
+
+SEC("lsm/inode_link")
+int BPF_PROG(handle_inode_link, struct dentry *old_dentry, struct inode *dir,
+	     struct dentry *new_dentry)
+{
+	int rc;
+
+	if (!in_session())
+		return 0;
+	stat_inc(LSM_STAT_SEEN);
+	rc = decide_inodes(old_dentry, old_dentry->d_inode, LSM_F_LINK);
+	if (rc)
+		return rc;
+	return decide_inodes(new_dentry, NULL, LSM_F_LINK);
+}
+
+/* RENAME_EXCHANGE calls this twice, the second time with the sides
+ * swapped. */
+SEC("lsm/inode_rename")
+int BPF_PROG(handle_inode_rename, struct inode *old_dir, struct dentry *old_dentry,
+	     struct inode *new_dir, struct dentry *new_dentry)
+{
+	int rc;
+
+	if (!in_session())
+		return 0;
+	stat_inc(LSM_STAT_SEEN);
+	rc = decide_inodes(old_dentry, old_dentry->d_inode, LSM_F_RENAME_FROM);
+	if (rc)
+		return rc;
+	return decide_inodes(new_dentry, new_dentry->d_inode, LSM_F_RENAME_TO);
 }
 
 SEC("lsm/mmap_file")

@@ -35,8 +35,9 @@ static int inode_cmp(const void *a, const void *b)
 static void inode_add(struct forbidden_inodes *set, const struct stat *st, const char *path)
 {
 	struct forbidden_inode *v;
+	size_t len = strlen(path);
 
-	if (!S_ISREG(st->st_mode))
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
 		return;
 	if (set->n == set->cap) {
 		size_t cap = set->cap ? set->cap * 2 : 64;
@@ -47,9 +48,13 @@ static void inode_add(struct forbidden_inodes *set, const struct stat *st, const
 		set->v = v;
 		set->cap = cap;
 	}
-	set->v[set->n].path = strdup(path);
+	/* a Dir id ends in '/', the root is "/" */
+	if (len > 1 && path[len - 1] == '/')
+		len--;
+	set->v[set->n].path = strndup(path, len);
 	if (!set->v[set->n].path)
 		return;
+	set->v[set->n].dir = S_ISDIR(st->st_mode);
 	set->v[set->n].dev = st->st_dev;
 	set->v[set->n].ino = st->st_ino;
 	set->n++;
@@ -64,10 +69,9 @@ static void inode_scan(struct forbidden_inodes *set, const char *path, size_t *b
 
 	if (lstat(path, &st) < 0)
 		return;
-	if (!S_ISDIR(st.st_mode)) {
-		inode_add(set, &st, path);
+	inode_add(set, &st, path);
+	if (!S_ISDIR(st.st_mode))
 		return;
-	}
 	dir = opendir(path);
 	if (!dir)
 		return;

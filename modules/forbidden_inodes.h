@@ -3,11 +3,12 @@
  * A path policy sees the name an access uses, and link(2) or rename(2)
  * (neither opens the file) would carry a forbidden file to a permitted
  * name. So both file backends remember, when a policy is compiled, every
- * regular file named by a forbid on FileOpen* or ProcessExec (a File, or
- * anything under a Dir, at most FORBIDDEN_INODES_SCAN_MAX entries) by
- * (device, inode), and decide an access to one of those inodes on its
- * forbidden name, whatever name it is reached by: the fanotify backend in
- * the loop (modules/file.c), the BPF LSM backend in the kernel, from trie
+ * regular file and directory named by a forbid on FileOpen* or ProcessExec
+ * (a File, or a Dir and anything under it, at most
+ * FORBIDDEN_INODES_SCAN_MAX entries) by (device, inode), and decide an
+ * access to one of those inodes on its forbidden name, whatever name it is
+ * reached by: the fanotify backend in the loop for files (modules/file.c),
+ * the BPF LSM backend in the kernel for files and directories, from trie
  * entries compiled from this set (modules/lsm.c).
  */
 #ifndef LEASH_FORBIDDEN_INODES_H
@@ -24,7 +25,8 @@ struct cedar_policy_set;
 struct forbidden_inode {
 	dev_t dev; /* st_dev, as stat(2) gives it */
 	ino_t ino;
-	char *path; /* the forbidden name */
+	char *path; /* the forbidden name (a directory's without a final '/') */
+	bool dir;
 };
 
 struct forbidden_inodes {
@@ -33,13 +35,14 @@ struct forbidden_inodes {
 	bool truncated; /* a forbidden directory had more entries than the scan reads */
 };
 
-/* Fills SET (zeroed by the caller) with the regular files named by the
+/* Fills SET (zeroed by the caller) with the files and directories named by the
  * forbid rules of PS on FileOpen and ProcessExec. Files that cannot be
  * read or allocated are left out (the set is a best effort beyond the
  * policy's own paths). */
 void forbidden_inodes_collect(const struct cedar_policy_set *ps, struct forbidden_inodes *set);
 
-/* The forbidden name of (DEV, INO) in SET, or NULL. SET keeps it. */
+/* The forbidden name of (DEV, INO) in SET, or NULL. SET keeps it. Callers
+ * deciding files only pass a regular file's inode. */
 const char *forbidden_inodes_find(const struct forbidden_inodes *set, dev_t dev, ino_t ino);
 
 void forbidden_inodes_free(struct forbidden_inodes *set);

@@ -274,15 +274,22 @@ static int set_decide(struct lsm_set *s)
 	return 0;
 }
 
-/* The entry the kernel's trie answers for an access of class CLS to the
- * file PATH (the longest prefix containing its key, as build_key in
- * lsm.bpf.c makes it): never NULL, the root answers when nothing else. */
-static const struct lsm_entry *set_match(const struct lsm_set *s, uint8_t cls, const char *path)
+/* The entry the kernel's trie answers for an access of class CLS to PATH,
+ * a directory when DIR (the longest prefix containing its key, as
+ * build_key in lsm.bpf.c makes it): never NULL, the root answers when
+ * nothing else. */
+static const struct lsm_entry *set_match(const struct lsm_set *s, uint8_t cls, bool dir,
+					 const char *path)
 {
-	struct lsm_key full = { .prefixlen = LSM_PLEN_MAX, .cls = cls, .type = LSM_TYPE_FILE };
-	size_t len = strlen(path);
+	struct lsm_key full = { .prefixlen = LSM_PLEN_MAX,
+				.cls = cls,
+				.type = dir ? LSM_TYPE_DIR : LSM_TYPE_FILE };
+	char id[PATH_MAX + 2];
+	size_t len;
 
-	memcpy(full.path, path, len < LSM_KEY_PATH ? len : LSM_KEY_PATH);
+	snprintf(id, sizeof(id), "%s%s", path, dir && strcmp(path, "/") != 0 ? "/" : "");
+	len = strlen(id);
+	memcpy(full.path, id, len < LSM_KEY_PATH ? len : LSM_KEY_PATH);
 	for (size_t j = s->nlens; j-- > 0;) {
 		struct lsm_key k = full;
 		unsigned bytes = s->lens[j] / 8;
@@ -475,7 +482,7 @@ static int set_put_inodes(const struct lsm_set *s, int fd)
 			struct lsm_key k = { .prefixlen = LSM_PLEN_INODE,
 					     .cls = cls,
 					     .type = LSM_TYPE_INODE };
-			struct lsm_verdict v = entry_verdict(s, set_match(s, cls, f->path));
+			struct lsm_verdict v = entry_verdict(s, set_match(s, cls, f->dir, f->path));
 
 			v.flags = LSM_V_INODE;
 			memcpy(k.path, &id, sizeof(id));
@@ -645,6 +652,8 @@ static const char *record_kind(const struct ev_lsm_file *e)
 {
 	if (e->flags & LSM_F_LINK)
 		return "file.link";
+	if (e->flags & (LSM_F_RENAME_FROM | LSM_F_RENAME_TO))
+		return "file.rename";
 	return e->cls == LSM_CLASS_EXEC ? "process.exec" : "file.open";
 }
 
@@ -662,11 +671,9 @@ static void decode(const struct ev_lsm_file *e, size_t size)
 		ring.malformed++;
 		return;
 	}
-	snprintf(id, sizeof(id), "%s%s",
-		 name ? name
-		 : n  ? e->path
-		      : "",
-		 e->type == LSM_TYPE_DIR && n > 2 ? "/" : "");
+	snprintf(id, sizeof(id), "%s", name ? name : n ? e->path : "");
+	if (e->type == LSM_TYPE_DIR && id[0] && strcmp(id, "/") != 0)
+		strcat(id, "/");
 	r = record_new(record_kind(e));
 	if (!r)
 		return;
@@ -692,6 +699,9 @@ static void decode(const struct ev_lsm_file *e, size_t size)
 		json_object_set_new(r->details, "mprotect", json_true());
 	if (e->flags & LSM_F_LINK)
 		json_object_set_new(r->details, "link", json_true());
+	if (e->flags & (LSM_F_RENAME_FROM | LSM_F_RENAME_TO))
+		json_object_set_new(r->details, "rename",
+				    json_string(e->flags & LSM_F_RENAME_FROM ? "from" : "to"));
 	if (stamp(r, e, rtype, id, &v) < 0) {
 		record_unref(r);
 		return;

@@ -12,8 +12,9 @@
  * outside the cgroup, is never governed; paths longer than the trie's key;
  * a live policy switch and record and shadow modes; no record lost. The
  * bypasses a path policy invites: a hard link or a rename of a forbidden
- * file (decided on its forbidden name), a hard link made in the session
- * (refused), `ld.so PROGRAM` and a loader's mprotect to PROT_EXEC
+ * file or directory made outside (decided on its forbidden name), hard
+ * links and renames made in the session (decided as writes of both names,
+ * files newer than the policy included), `ld.so PROGRAM` and a loader's mprotect to PROT_EXEC
  * (decided as ProcessExec), an O_PATH descriptor reopened through
  * /proc/self/fd. The verifier's instruction count of each program is
  * printed.
@@ -65,7 +66,7 @@ static void collect(struct record *r, void *arg)
 	char *pol;
 
 	if (nseen == MAX_SEEN || (strcmp(r->kind, "file.open") && strcmp(r->kind, "process.exec") &&
-				  strcmp(r->kind, "file.link")))
+				  strcmp(r->kind, "file.link") && strcmp(r->kind, "file.rename")))
 		return;
 	s = &seen[nseen++];
 	snprintf(s->kind, sizeof(s->kind), "%s", r->kind);
@@ -98,7 +99,10 @@ static const char *row(const char *resource)
 		if (strcmp(seen[i].resource, resource) != 0)
 			continue;
 		snprintf(buf, sizeof(buf), "%s%s %s %s%s%s%s",
-			 strcmp(seen[i].kind, "file.link") == 0 ? "link " : "", seen[i].action,
+			 strcmp(seen[i].kind, "file.link") == 0	    ? "link "
+			 : strcmp(seen[i].kind, "file.rename") == 0 ? "rename "
+								    : "",
+			 seen[i].action,
 			 decision_name(seen[i].decision) ? decision_name(seen[i].decision) : "none",
 			 seen[i].policies, seen[i].refused ? " refused" : "",
 			 seen[i].via_loader ? " via_loader" : "",
@@ -426,27 +430,63 @@ static void test_bypasses(void)
 	       "...a file of the permitted Dir still opens");
 	unlink(BASE "/pub/hard");
 
-	is_int(in_session(do_link, BASE "/secret/a.txt", BASE "/pub/hard2"), EPERM,
-	       "ln secret/a.txt pub/hard2 in the session: EPERM");
+	is_int(in_session(do_link, BASE "/secret/a.txt", BASE "/rw/hard2"), EPERM,
+	       "ln secret/a.txt rw/hard2 in the session (rw/ is writable): EPERM");
 	is_str(row(secret), "link FileOpenReadWrite deny [\"no-secret\"]",
 	       "...its file.link record: read-write, deny, no-secret");
-	ok(access(BASE "/pub/hard2", F_OK) < 0, "...and no link exists");
-	is_int(in_session(do_link, BASE "/pub/b.txt", BASE "/pub/b2"), 0,
-	       "a hard link to a file no forbid names is made");
-	unlink(BASE "/pub/b2");
+	ok(access(BASE "/rw/hard2", F_OK) < 0, "...and no link exists");
+	write_file(BASE "/rw/x", "x\n");
+	is_int(in_session(do_link, BASE "/rw/x", BASE "/rw/x2"), 0,
+	       "a hard link in a writable Dir to a file no forbid names is made");
+	is_int(in_session(do_link, BASE "/rw/x", BASE "/secret/x2"), EPERM,
+	       "...a hard link named in the forbidden Dir: EPERM");
+	is_str(row("Dir::\"" BASE "/secret/\""), "link FileOpenReadWrite deny [\"no-secret\"]",
+	       "...its record names the forbidden Dir");
 
-	is_int(in_session(do_rename, BASE "/secret/a.txt", BASE "/pub/moved"), 0,
-	       "mv secret/a.txt pub/moved in the session (rename keeps the inode)");
+	/* a file created in the forbidden Dir after the policy was compiled:
+	 * not among the inode entries */
+	write_file(BASE "/secret/late.txt", "late\n");
+	is_int(in_session(do_link, BASE "/secret/late.txt", BASE "/rw/late"), EPERM,
+	       "ln secret/late.txt rw/late (a file newer than the policy): EPERM");
+	is_str(row("Dir::\"" BASE "/secret/\""), "link FileOpenReadWrite deny [\"no-secret\"]",
+	       "...decided on the forbidden directory above it");
+	is_int(in_session(do_rename, BASE "/secret/late.txt", BASE "/rw/late"), EPERM,
+	       "mv secret/late.txt rw/late: EPERM");
+	is_str(row("Dir::\"" BASE "/secret/\""), "rename FileOpenReadWrite deny [\"no-secret\"]",
+	       "...its file.rename record: the forbidden Dir above it, no-secret");
+	is_int(in_session(do_rename, BASE "/secret/a.txt", BASE "/rw/moved"), EPERM,
+	       "mv secret/a.txt rw/moved: EPERM");
+	is_str(row(secret), "rename FileOpenReadWrite deny [\"no-secret\"]",
+	       "...its file.rename record names the file");
+	is_int(in_session(do_rename, BASE "/secret", BASE "/rw/secret2"), EPERM,
+	       "mv secret rw/secret2 (the forbidden directory itself): EPERM");
+	is_str(row("Dir::\"" BASE "/secret/\""), "rename FileOpenReadWrite deny [\"no-secret\"]",
+	       "...its record names Dir::\"" BASE "/secret/\"");
+	is_int(in_session(do_rename, BASE "/rw/x", BASE "/secret/x"), EPERM,
+	       "mv rw/x secret/x (into the forbidden Dir): EPERM");
+	is_int(in_session(do_rename, BASE "/rw/x", BASE "/rw/y"), 0,
+	       "mv rw/x rw/y (both names writable) works");
+	unlink(BASE "/rw/y");
+	unlink(BASE "/rw/x2");
+
+	/* renames made where the kernel does not govern keep the inode */
+	ok(rename(BASE "/secret/a.txt", BASE "/pub/moved") == 0,
+	   "mv secret/a.txt pub/moved, outside the session");
 	is_int(try_open(cg.path, BASE "/pub/moved", O_RDONLY), EPERM,
 	       "...reading pub/moved: EPERM");
 	is_str(row(secret), "FileOpenReadOnly deny [\"no-secret\"] opened_as",
 	       "...decided on the forbidden name");
 	rename(BASE "/pub/moved", BASE "/secret/a.txt");
-	is_int(in_session(do_rename, BASE "/secret", BASE "/pub/secret2"), 0,
-	       "mv secret pub/secret2 (the forbidden directory) in the session");
+	ok(rename(BASE "/secret", BASE "/pub/secret2") == 0,
+	   "mv secret pub/secret2 (the forbidden directory), outside the session");
 	is_int(try_open(cg.path, BASE "/pub/secret2/a.txt", O_RDONLY), EPERM,
 	       "...reading pub/secret2/a.txt: EPERM");
+	is_int(try_open(cg.path, BASE "/pub/secret2", O_RDONLY | O_DIRECTORY), EPERM,
+	       "...listing pub/secret2: EPERM");
+	is_str(row("Dir::\"" BASE "/secret/\""), "FileOpenReadOnly deny [\"no-secret\"] opened_as",
+	       "...decided on the forbidden directory's name");
 	rename(BASE "/pub/secret2", BASE "/secret");
+	unlink(BASE "/secret/late.txt");
 
 	unlink(BASE "/pub/denied");
 	ok(link(BASE "/bin/denied", BASE "/pub/denied") == 0,
@@ -479,11 +519,16 @@ static void test_bypasses(void)
 	is_str(row(secret), "FileOpenReadOnly would_deny [\"no-secret\"] opened_as",
 	       "...its record says would_deny, no-secret");
 	unlink(BASE "/pub/hard");
-	is_int(in_session(do_link, BASE "/secret/a.txt", BASE "/pub/hard2"), 0,
+	is_int(in_session(do_link, BASE "/secret/a.txt", BASE "/rw/hard2"), 0,
 	       "...ln in the session is allowed");
 	is_str(row(secret), "link FileOpenReadWrite would_deny [\"no-secret\"]",
 	       "...its file.link record says would_deny");
-	unlink(BASE "/pub/hard2");
+	unlink(BASE "/rw/hard2");
+	is_int(in_session(do_rename, BASE "/secret/a.txt", BASE "/rw/moved"), 0,
+	       "...mv secret/a.txt rw/moved is allowed");
+	is_str(row(secret), "rename FileOpenReadWrite would_deny [\"no-secret\"]",
+	       "...its file.rename record says would_deny");
+	rename(BASE "/rw/moved", BASE "/secret/a.txt");
 	is_int(try_loader(BASE "/bin/denied", "--exit0", NULL), 0, "...ld.so bin/denied runs");
 	is_str(row(denied), "ProcessExec would_deny [\"no-denied\"] via_loader",
 	       "...its record says would_deny, no-denied");
@@ -491,9 +536,9 @@ static void test_bypasses(void)
 	ok(apply(policy_text, MODE_RECORD) == 0, "bypasses in record mode");
 	is_int(try_loader(BASE "/bin/denied", "--exit0", NULL), 0, "...ld.so bin/denied runs");
 	is_str(row(denied), "ProcessExec allow null via_loader", "...its record says allow");
-	is_int(in_session(do_link, BASE "/secret/a.txt", BASE "/pub/hard2"), 0,
+	is_int(in_session(do_link, BASE "/secret/a.txt", BASE "/rw/hard2"), 0,
 	       "...ln in the session is allowed");
-	unlink(BASE "/pub/hard2");
+	unlink(BASE "/rw/hard2");
 }
 
 static void test_switch_and_modes(void)
@@ -523,8 +568,9 @@ static void test_switch_and_modes(void)
 /* The verifier's count for each program (kernel 5.16 and later). */
 static void verified_insns(void)
 {
-	static const char *names[] = { "handle_file_open", "handle_bprm_check", "handle_inode_link",
-				       "handle_mmap_file", "handle_file_mprotect" };
+	static const char *names[] = { "handle_file_open",  "handle_bprm_check",
+				       "handle_inode_link", "handle_inode_rename",
+				       "handle_mmap_file",  "handle_file_mprotect" };
 	struct bpf_prog_info info;
 	uint32_t id = 0, len;
 
