@@ -81,6 +81,7 @@ struct lines {
 
 /* A request forwarded to the server whose answer leash reads. */
 enum pending_kind {
+	P_NONE,
 	P_CALL,
 	P_LIST
 };
@@ -620,15 +621,20 @@ static void server_msg(struct wrap *w, json_t *msg, bool *changed)
 
 	if (!json_is_object(msg))
 		return;
-	if (json_object_get(msg, "method") || !json_object_get(msg, "id") ||
-	    !pending_take(w, json_object_get(msg, "id"), &p)) {
+	if (json_object_get(msg, "method") || !json_object_get(msg, "id")) {
 		record(w, "server", msg);
 		return;
 	}
+	if (!pending_take(w, json_object_get(msg, "id"), &p))
+		p = (struct pending){ .kind = P_NONE };
 	if (p.kind == P_CALL)
 		call_answered(w, msg, p.call);
+	else if (p.kind == P_LIST ||
+		 (!w->unmanaged &&
+		  json_is_array(json_object_get(json_object_get(msg, "result"), "tools"))))
+		list_answered(w, msg, changed); /* by its shape too: an id "1" for 1 */
 	else
-		list_answered(w, msg, changed);
+		record(w, "server", msg);
 	free(p.id);
 }
 
@@ -827,6 +833,7 @@ static int usage(void)
 		"usage: leash mcp wrap [--no-session] [--name NAME] -- SERVER-COMMAND [ARGS...]\n"
 		"  relays a stdio MCP server, each tools/call decided by the leash session\n"
 		"  --no-session  outside a leash session, relay without decisions or records\n"
+		"                (inside one, the server is governed all the same)\n"
 		"  --name NAME   the server as policies name it: MCP::Server::\"stdio:NAME\"\n"
 		"                (default: the command's basename)\n");
 	return 1;
@@ -836,6 +843,7 @@ int mcp_wrap_main(int argc, char **argv)
 {
 	struct wrap w = { .sess = -1, .to_child = -1, .from_child = -1 };
 	const char *name = NULL, *path;
+	bool unmanaged = false;
 	char found[256];
 	int i = 2, rc;
 
@@ -846,7 +854,7 @@ int mcp_wrap_main(int argc, char **argv)
 			i++;
 			break;
 		} else if (strcmp(argv[i], "--no-session") == 0) {
-			w.unmanaged = true;
+			unmanaged = true;
 		} else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
 			name = argv[++i];
 		} else {
@@ -857,14 +865,18 @@ int mcp_wrap_main(int argc, char **argv)
 		return usage();
 	snprintf(w.server, sizeof(w.server), "stdio:%s", name ? name : basename(argv[i]));
 	signal(SIGPIPE, SIG_IGN); /* a peer gone is an error to handle, not death */
-	if (!w.unmanaged) {
-		path = session_path(found, sizeof(found));
-		if (!path) {
-			fprintf(stderr,
-				"leash mcp wrap: not inside a leash session (%s is not set and this process is in no leash cgroup): refusing to run '%s' ungoverned (--no-session relays without decisions)\n",
-				CONTROL_MCP_ENV, argv[i]);
-			return 1;
-		}
+	/* --no-session only says what to do where there is no session: inside
+	 * one, the server is governed all the same (so one configuration serves
+	 * both, and an agent cannot opt its servers out). */
+	path = session_path(found, sizeof(found));
+	w.unmanaged = unmanaged && !path;
+	if (!path && !unmanaged) {
+		fprintf(stderr,
+			"leash mcp wrap: not inside a leash session (%s is not set and this process is in no leash cgroup): refusing to run '%s' ungoverned (--no-session relays without decisions)\n",
+			CONTROL_MCP_ENV, argv[i]);
+		return 1;
+	}
+	if (path) {
 		w.sess = session_connect(path);
 		if (w.sess < 0) {
 			fprintf(stderr,

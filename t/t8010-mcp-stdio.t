@@ -197,13 +197,15 @@ test_expect_success MCP_SESSION,SQLITE3 'raw lines in shadow: everything reaches
 '
 
 cat >slow-server.py <<'EOF2'
-# slow-server.py: a stdio "server" that answers the tools/list it is sent
-# in three pieces, 0.2 s apart, then writes a log line to stdout (not
-# JSON), then one 9 MB line, then exits.
+# slow-server.py [string-id]: a stdio "server" that answers the tools/list
+# it is sent in three pieces, 0.2 s apart (with its id as a string if
+# asked: the SDK client takes "1" for 1), then writes a log line to stdout
+# (not JSON), then one 9 MB line, then exits.
 import json, sys, time
 req = json.loads(sys.stdin.readline())
 tools = [{"name": n, "inputSchema": {"type": "object"}} for n in ["echo", "delete-everything", "read-file"]]
-line = json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": {"tools": tools}}) + "\n"
+rid = str(req["id"]) if sys.argv[1:] == ["string-id"] else req["id"]
+line = json.dumps({"jsonrpc": "2.0", "id": rid, "result": {"tools": tools}}) + "\n"
 for part in (line[:10], line[10:40], line[40:]):
     sys.stdout.write(part); sys.stdout.flush(); time.sleep(0.2)
 sys.stdout.write("server log line, not JSON\n")
@@ -223,6 +225,24 @@ test_expect_success MCP_SESSION,SQLITE3,PYTHON3 'server lines: a tools/list answ
 	test_eq 3 "$(wc -l <slow.out)" &&
 	test_eq "[\"delete-everything\"]|2" "$(evk mcp.tools.list tools/list "json_extract(details, \"\$.hidden\") || \"|\" || json_extract(details, \"\$.tools\")")" &&
 	test_eq "server|1|,server|1|" "$(sql "SELECT group_concat(json_extract(details, \"\$.direction\") || \"|\" || (json_extract(details, \"\$.bytes\") = 26 OR json_extract(details, \"\$.bytes\") > 8000000) || \"|\" || ifnull(decision, \"\")) FROM events WHERE kind = \"mcp.uninspected\"")"
+'
+
+test_expect_success MCP_SESSION,PYTHON3 'a tools/list answer is filtered by its shape too: an id of another JSON type (which the SDK client accepts) does not get it past' '
+	echo "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}" >list1.in &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" -- sh -c \
+		"\"$LEASH\" mcp wrap --name tools -- python3 slow-server.py string-id <list1.in" >slow.out 2>leash.err &&
+	test_eq "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{\"type\":\"object\"}},{\"name\":\"read-file\",\"inputSchema\":{\"type\":\"object\"}}]}}" "$(sed -n 1p slow.out)"
+'
+
+test_expect_success MCP_SESSION,SQLITE3 '--no-session inside a session changes nothing: the server is governed' '
+	: >server.log && reset_db &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" -- \
+		node "$M/stdio-client.mjs" list call:delete-everything -- "$LEASH" mcp wrap --no-session --name tools -- \
+		node "$M/stdio-server.mjs" "$TRASH/server.log" >out 2>err &&
+	test_eq "{\"ok\":[\"echo\",\"read-file\",\"fail\",\"notify\"]}" "$(sed -n 1p out)" &&
+	sed -n 2p out | grep -F "\"code\":-32000" &&
+	test_eq "" "$(calls)" && ! grep -F "ungoverned" err &&
+	test_eq "deny|denied" "$(ev delete-everything "decision || \"|\" || json_extract(details, \"\$.outcome\")")"
 '
 
 test_expect_success MCP_SESSION,SQLITE3,PYTHON3 'a 9 MB line from the agent is refused in enforce (-32600, never reaches the server); the next line goes on' '
