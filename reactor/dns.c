@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -444,6 +445,25 @@ static void on_tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
 
 /* ---- start and stop -------------------------------------------------------- */
 
+/* libevent 2.1.12's server port (Debian 12's) dereferences NULL when a
+ * datagram is shorter than a DNS header (libevent issue #1231): one byte
+ * from the agent to any port 53 would kill leash. The kernel drops such
+ * datagrams before evdns reads them (a classic socket filter sees the UDP
+ * header, 8 bytes, then the payload); no answer is possible without a
+ * header anyway. TCP queries reach evdns through this socket too. */
+static int drop_runts(int fd)
+{
+	static struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 8 + 12, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
 /* A UDP socket and a TCP listener on one free port of 127.0.0.1. */
 static int listen_pair(int *udp, char *err, size_t errlen)
 {
@@ -456,7 +476,8 @@ static int listen_pair(int *udp, char *err, size_t errlen)
 		memset(&dns.addr, 0, sizeof(dns.addr));
 		dns.addr.sin_family = AF_INET;
 		dns.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (bind(fd, (struct sockaddr *)&dns.addr, sizeof(dns.addr)) < 0 ||
+		if (drop_runts(fd) < 0 ||
+		    bind(fd, (struct sockaddr *)&dns.addr, sizeof(dns.addr)) < 0 ||
 		    getsockname(fd, (struct sockaddr *)&dns.addr, &sl) < 0) {
 			close(fd);
 			break;

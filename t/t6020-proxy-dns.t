@@ -150,6 +150,29 @@ test_expect_success SESSION,PYTHON3,SQLITE3 'DNS over TCP port 53 goes to leash 
 	test_eq "tcp|NOERROR" "$(sql "SELECT json_extract(details, \"\$.transport\") || \"|\" || json_extract(details, \"\$.rcode\") FROM events WHERE kind = \"dns.query\" AND json_extract(details, \"\$.name\") = \"git.test\" ORDER BY session DESC, seq DESC LIMIT 1")"
 '
 
+# runts.py: datagrams shorter than a DNS header to port 53 (UDP, and one
+# framed over TCP), then a real query: libevent 2.1.12 crashed on the first.
+cat >runts.py <<'EOF2'
+import socket, struct, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+for p in (b'x', b'x' * 11, b''):
+    s.sendto(p, ('127.3.2.1', 53))
+t = socket.create_connection(('127.3.2.1', 53), timeout=5)
+t.sendall(b'\x00\x01x')
+time.sleep(0.3)
+q = struct.pack('>HHHHHH', 0x4321, 0x0100, 1, 0, 0, 0) + b'\x03git\x04test\x00' + struct.pack('>HH', 1, 1)
+s.sendto(q, ('127.3.2.1', 53))
+r = s.recvfrom(512)[0]
+print('id', hex(struct.unpack('>H', r[:2])[0]), 'rcode', r[3] & 15, 'answers', struct.unpack('>H', r[6:8])[0])
+EOF2
+
+test_expect_success SESSION,PYTHON3,SQLITE3 'datagrams shorter than a DNS header (UDP, or framed over TCP) are dropped; leash lives and answers the next query' '
+	lrun --mode enforce -- python3 runts.py >out &&
+	test_eq "id 0x4321 rcode 0 answers 1" "$(cat out)" &&
+	test_eq "allow|[\"git\"]|NOERROR|[\"127.0.0.3\"]" "$(row dns.query git.test)"
+'
+
 test_expect_success SESSION,PYTHON3,SQLITE3 'shadow: a forbidden name is answered and recorded as would_deny' '
 	lrun --mode shadow -- python3 conn.py evil.test:$P >out &&
 	test_eq "evil.test:$P 127.0.0.5 ECONNREFUSED" "$(cat out)" &&
