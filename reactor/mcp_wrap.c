@@ -36,6 +36,7 @@
  * answered -32000, each tools/list answer is replaced by a -32000 error
  * (never offered unfiltered), each line leash cannot inspect is refused.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -90,6 +91,8 @@ struct pending {
 	char *id; /* the JSON-RPC id as compact JSON */
 	enum pending_kind kind;
 	json_int_t call; /* P_CALL: the session's number for it */
+	bool numeric; /* the id as a number, for answers that give it as a string */
+	double num;
 };
 
 struct wrap {
@@ -383,6 +386,23 @@ static bool is_method(const json_t *msg, const char *name)
 	return method && strcmp(method, name) == 0;
 }
 
+/* ID as the SDK client matches answers (Number(id)): a number, or a
+ * string that is wholly one ("1" for 1). false when it is neither. */
+static bool id_number(const json_t *id, double *out)
+{
+	const char *t = json_string_value(id);
+	char *end;
+
+	if (json_is_number(id)) {
+		*out = json_number_value(id);
+		return true;
+	}
+	if (!t || !*t || isspace((unsigned char)*t))
+		return false;
+	*out = strtod(t, &end);
+	return !*end;
+}
+
 static void pending_add(struct wrap *w, const json_t *id, enum pending_kind kind, json_int_t call)
 {
 	char *key = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -393,7 +413,9 @@ static void pending_add(struct wrap *w, const json_t *id, enum pending_kind kind
 		return;
 	}
 	w->pend = p;
-	w->pend[w->npend++] = (struct pending){ .id = key, .kind = kind, .call = call };
+	w->pend[w->npend] = (struct pending){ .id = key, .kind = kind, .call = call };
+	w->pend[w->npend].numeric = id_number(id, &w->pend[w->npend].num);
+	w->npend++;
 }
 
 /* The request waiting for the answer with ID, taken out into *OUT (its
@@ -401,17 +423,22 @@ static void pending_add(struct wrap *w, const json_t *id, enum pending_kind kind
 static bool pending_take(struct wrap *w, const json_t *id, struct pending *out)
 {
 	char *key = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+	double num;
+	bool loose = id_number(id, &num);
+	size_t i, at = w->npend;
 
-	for (size_t i = 0; key && i < w->npend; i++) {
-		if (strcmp(w->pend[i].id, key) != 0)
-			continue;
-		*out = w->pend[i];
-		w->pend[i] = w->pend[--w->npend];
-		free(key);
-		return true;
-	}
+	for (i = 0; key && i < w->npend && at == w->npend; i++)
+		if (strcmp(w->pend[i].id, key) == 0)
+			at = i;
+	for (i = 0; loose && i < w->npend && at == w->npend; i++)
+		if (w->pend[i].numeric && w->pend[i].num == num)
+			at = i;
 	free(key);
-	return false;
+	if (at == w->npend)
+		return false;
+	*out = w->pend[at];
+	w->pend[at] = w->pend[--w->npend];
+	return true;
 }
 
 /* Decides tools/call MSG. NULL when it may go to the server, else the

@@ -234,6 +234,24 @@ test_expect_success MCP_SESSION,PYTHON3 'a tools/list answer is filtered by its 
 	test_eq "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{\"type\":\"object\"}},{\"name\":\"read-file\",\"inputSchema\":{\"type\":\"object\"}}]}}" "$(sed -n 1p slow.out)"
 '
 
+cat >strid-server.py <<'EOF2'
+# strid-server.py: answers each request it is sent with a tool error, its
+# id turned into a string (the SDK client takes "7" for 7)
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    print(json.dumps({"jsonrpc": "2.0", "id": str(m["id"]), "result": {"content": [], "isError": True}}), flush=True)
+EOF2
+
+test_expect_success MCP_SESSION,SQLITE3,PYTHON3 'an answer to a permitted call with its id as a string is still the call'"'"'s outcome' '
+	reset_db &&
+	echo "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}" >call7.in &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" -- sh -c \
+		"\"$LEASH\" mcp wrap --name tools -- python3 strid-server.py <call7.in" >strid.out 2>leash.err &&
+	test_eq "{\"jsonrpc\": \"2.0\", \"id\": \"7\", \"result\": {\"content\": [], \"isError\": true}}" "$(cat strid.out)" &&
+	test_eq "allow|tool_error|1" "$(ev echo "decision || \"|\" || json_extract(details, \"\$.outcome\") || \"|\" || json_extract(details, \"\$.is_error\")")"
+'
+
 test_expect_success MCP_SESSION,SQLITE3 '--no-session inside a session changes nothing: the server is governed' '
 	: >server.log && reset_db &&
 	leash_run --mode enforce --policy enforce.cedar --listen "" -- \
