@@ -97,7 +97,7 @@ struct pending {
 
 struct wrap {
 	char server[300]; /* "stdio:<name>" */
-	bool unmanaged; /* --no-session */
+	bool unmanaged; /* --no-session, and no session found: relay ungoverned */
 	int sess; /* the session's MCP socket, or -1 */
 	struct buf sess_in; /* bytes of the session's answers not yet used */
 	int to_child, from_child;
