@@ -336,6 +336,9 @@ struct lsm_verdict {
 #define LSM_F_MPROTECT (1u << 6) /* the loader made a file mapping executable */
 #define LSM_F_RENAME_FROM (1u << 7) /* a rename's old name (lsm/inode_rename) */
 #define LSM_F_RENAME_TO (1u << 8) /* a rename's new name */
+#define LSM_F_UNLINK (1u << 9) /* unlink, rmdir */
+#define LSM_F_CREATE (1u << 10) /* mkdir, mknod, symlink */
+#define LSM_F_SETATTR (1u << 11) /* truncate, chmod, chown */
 
 /* A record of variable size: the path's bytes (NUL included) follow the
  * fixed part, and hdr.size is offsetof(path) + path_len rounded up to 8. */

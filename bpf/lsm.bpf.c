@@ -28,7 +28,9 @@
  *     hard link or a rename are decided as read-write opens of the
  *     nearest file or directory a forbid names at or above them (so
  *     nothing is linked or moved out of, or into, a forbidden Dir, even a
- *     file created there after the policy was compiled);
+ *     file created there after the policy was compiled); so are the names
+ *     unlink, rmdir, mkdir, mknod and symlink remove or create, and the
+ *     files truncate, chmod and chown change (no open decides those);
  *   - lsm/mmap_file: `ld.so PROGRAM` reads and maps PROGRAM instead of
  *     exec'ing it, so a file the dynamic loader (the task's exe is
  *     ld-linux*, ld.so*, ld-musl*) maps executable is decided as
@@ -448,6 +450,57 @@ int BPF_PROG(handle_inode_rename, struct inode *old_dir, struct dentry *old_dent
 	if (rc)
 		return rc;
 	return decide_inodes(new_dentry, new_dentry->d_inode, LSM_F_RENAME_TO);
+}
+
+/* Removing, creating or changing the attributes of a name: decided as
+ * a read-write open of the nearest file or directory a forbid names at or
+ * above it, as links and renames are (a path policy sees opens only). */
+SEC("lsm/inode_unlink")
+int BPF_PROG(handle_inode_unlink, struct inode *dir, struct dentry *dentry)
+{
+	return in_session() ? decide_inodes(dentry, dentry->d_inode, LSM_F_UNLINK) : 0;
+}
+
+SEC("lsm/inode_rmdir")
+int BPF_PROG(handle_inode_rmdir, struct inode *dir, struct dentry *dentry)
+{
+	return in_session() ? decide_inodes(dentry, dentry->d_inode, LSM_F_UNLINK) : 0;
+}
+
+SEC("lsm/inode_mkdir")
+int BPF_PROG(handle_inode_mkdir, struct inode *dir, struct dentry *dentry, umode_t mode)
+{
+	return in_session() ? decide_inodes(dentry, NULL, LSM_F_CREATE) : 0;
+}
+
+SEC("lsm/inode_mknod")
+int BPF_PROG(handle_inode_mknod, struct inode *dir, struct dentry *dentry, umode_t mode, dev_t dev)
+{
+	return in_session() ? decide_inodes(dentry, NULL, LSM_F_CREATE) : 0;
+}
+
+SEC("lsm/inode_symlink")
+int BPF_PROG(handle_inode_symlink, struct inode *dir, struct dentry *dentry, const char *old_name)
+{
+	return in_session() ? decide_inodes(dentry, NULL, LSM_F_CREATE) : 0;
+}
+
+SEC("lsm/path_truncate")
+int BPF_PROG(handle_path_truncate, const struct path *path)
+{
+	return in_session() ? decide_inodes(path->dentry, path->dentry->d_inode, LSM_F_SETATTR) : 0;
+}
+
+SEC("lsm/path_chmod")
+int BPF_PROG(handle_path_chmod, const struct path *path, umode_t mode)
+{
+	return in_session() ? decide_inodes(path->dentry, path->dentry->d_inode, LSM_F_SETATTR) : 0;
+}
+
+SEC("lsm/path_chown")
+int BPF_PROG(handle_path_chown, const struct path *path)
+{
+	return in_session() ? decide_inodes(path->dentry, path->dentry->d_inode, LSM_F_SETATTR) : 0;
 }
 
 SEC("lsm/mmap_file")

@@ -654,6 +654,12 @@ static const char *record_kind(const struct ev_lsm_file *e)
 		return "file.link";
 	if (e->flags & (LSM_F_RENAME_FROM | LSM_F_RENAME_TO))
 		return "file.rename";
+	if (e->flags & LSM_F_UNLINK)
+		return "file.unlink";
+	if (e->flags & LSM_F_CREATE)
+		return "file.create";
+	if (e->flags & LSM_F_SETATTR)
+		return "file.setattr";
 	return e->cls == LSM_CLASS_EXEC ? "process.exec" : "file.open";
 }
 

@@ -497,6 +497,14 @@ int main(void)
 	bpf_program__set_autoload(skel->progs.handle_bprm_check, false);
 	bpf_program__set_autoload(skel->progs.handle_inode_link, false);
 	bpf_program__set_autoload(skel->progs.handle_inode_rename, false);
+	bpf_program__set_autoload(skel->progs.handle_inode_unlink, false);
+	bpf_program__set_autoload(skel->progs.handle_inode_rmdir, false);
+	bpf_program__set_autoload(skel->progs.handle_inode_mkdir, false);
+	bpf_program__set_autoload(skel->progs.handle_inode_mknod, false);
+	bpf_program__set_autoload(skel->progs.handle_inode_symlink, false);
+	bpf_program__set_autoload(skel->progs.handle_path_truncate, false);
+	bpf_program__set_autoload(skel->progs.handle_path_chmod, false);
+	bpf_program__set_autoload(skel->progs.handle_path_chown, false);
 	bpf_program__set_autoload(skel->progs.handle_mmap_file, false);
 	bpf_program__set_autoload(skel->progs.handle_file_mprotect, false);
 	if (!ok(lsm_bpf__load(skel) == 0, "load its test program (tc, BPF_PROG_TEST_RUN)"))

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <event2/event.h>
 
@@ -65,8 +66,7 @@ static void collect(struct record *r, void *arg)
 	struct seen *s;
 	char *pol;
 
-	if (nseen == MAX_SEEN || (strcmp(r->kind, "file.open") && strcmp(r->kind, "process.exec") &&
-				  strcmp(r->kind, "file.link") && strcmp(r->kind, "file.rename")))
+	if (nseen == MAX_SEEN || (strncmp(r->kind, "file.", 5) && strcmp(r->kind, "process.exec")))
 		return;
 	s = &seen[nseen++];
 	snprintf(s->kind, sizeof(s->kind), "%s", r->kind);
@@ -98,11 +98,12 @@ static const char *row(const char *resource)
 	for (size_t i = nseen; i-- > 0;) {
 		if (strcmp(seen[i].resource, resource) != 0)
 			continue;
-		snprintf(buf, sizeof(buf), "%s%s %s %s%s%s%s",
-			 strcmp(seen[i].kind, "file.link") == 0	    ? "link "
-			 : strcmp(seen[i].kind, "file.rename") == 0 ? "rename "
-								    : "",
-			 seen[i].action,
+		/* file.link, file.rename, ...: "link ", "rename ", ... */
+		bool other = strncmp(seen[i].kind, "file.", 5) == 0 &&
+			     strcmp(seen[i].kind, "file.open") != 0;
+
+		snprintf(buf, sizeof(buf), "%s%s%s %s %s%s%s%s", other ? seen[i].kind + 5 : "",
+			 other ? " " : "", seen[i].action,
 			 decision_name(seen[i].decision) ? decision_name(seen[i].decision) : "none",
 			 seen[i].policies, seen[i].refused ? " refused" : "",
 			 seen[i].via_loader ? " via_loader" : "",
@@ -186,6 +187,41 @@ static int do_link(const char *from, const char *to)
 static int do_rename(const char *from, const char *to)
 {
 	return rename(from, to);
+}
+
+static int do_symlink(const char *target, const char *path)
+{
+	return symlink(target, path);
+}
+
+static int do_unlink(const char *path, const char *unused)
+{
+	(void)unused;
+	return unlink(path);
+}
+
+static int do_rmdir(const char *path, const char *unused)
+{
+	(void)unused;
+	return rmdir(path);
+}
+
+static int do_mkdir(const char *path, const char *unused)
+{
+	(void)unused;
+	return mkdir(path, 0755);
+}
+
+static int do_truncate(const char *path, const char *unused)
+{
+	(void)unused;
+	return truncate(path, 0);
+}
+
+static int do_chmod(const char *path, const char *unused)
+{
+	(void)unused;
+	return chmod(path, 0600);
 }
 
 /* open(PATH, O_PATH), then a real open of it through /proc/self/fd. */
@@ -469,6 +505,38 @@ static void test_bypasses(void)
 	unlink(BASE "/rw/y");
 	unlink(BASE "/rw/x2");
 
+	/* changes no open decides */
+	is_int(in_session(do_unlink, BASE "/secret/a.txt", NULL), EPERM, "rm secret/a.txt: EPERM");
+	is_str(row(secret), "unlink FileOpenReadWrite deny [\"no-secret\"]",
+	       "...its file.unlink record: read-write, deny, no-secret");
+	is_int(in_session(do_truncate, BASE "/secret/a.txt", NULL), EPERM,
+	       "truncate(2) of secret/a.txt: EPERM");
+	is_str(row(secret), "setattr FileOpenReadWrite deny [\"no-secret\"]",
+	       "...its file.setattr record");
+	is_int(in_session(do_chmod, BASE "/secret/a.txt", NULL), EPERM,
+	       "chmod of secret/a.txt: EPERM");
+	mkdir(BASE "/secret/sub", 0755);
+	is_int(in_session(do_rmdir, BASE "/secret/sub", NULL), EPERM,
+	       "rmdir secret/sub (a directory newer than the policy): EPERM");
+	is_int(in_session(do_mkdir, BASE "/secret/new", NULL), EPERM, "mkdir secret/new: EPERM");
+	is_str(row("Dir::\"" BASE "/secret/\""), "create FileOpenReadWrite deny [\"no-secret\"]",
+	       "...its file.create record names the forbidden Dir");
+	is_int(in_session(do_symlink, BASE "/pub/b.txt", BASE "/secret/ln"), EPERM,
+	       "ln -s pub/b.txt secret/ln: EPERM");
+	ok(access(BASE "/secret/a.txt", R_OK) == 0 && access(BASE "/secret/sub", F_OK) == 0 &&
+		   access(BASE "/secret/new", F_OK) < 0,
+	   "...secret/a.txt and secret/sub are still there, secret/new is not");
+	rmdir(BASE "/secret/sub");
+	write_file(BASE "/rw/z", "z\n");
+	ok(in_session(do_chmod, BASE "/rw/z", NULL) == 0 &&
+		   in_session(do_truncate, BASE "/rw/z", NULL) == 0 &&
+		   in_session(do_mkdir, BASE "/rw/d", NULL) == 0 &&
+		   in_session(do_rmdir, BASE "/rw/d", NULL) == 0 &&
+		   in_session(do_symlink, "z", BASE "/rw/zl") == 0 &&
+		   in_session(do_unlink, BASE "/rw/zl", NULL) == 0 &&
+		   in_session(do_unlink, BASE "/rw/z", NULL) == 0,
+	   "chmod, truncate, mkdir, rmdir, symlink and rm under no forbid all work");
+
 	/* renames made where the kernel does not govern keep the inode */
 	ok(rename(BASE "/secret/a.txt", BASE "/pub/moved") == 0,
 	   "mv secret/a.txt pub/moved, outside the session");
@@ -565,24 +633,46 @@ static void test_switch_and_modes(void)
 	is_int(try_open(cg.path, BASE "/secret/a.txt", O_RDONLY), EPERM, "...EPERM again");
 }
 
-/* The verifier's count for each program (kernel 5.16 and later). */
+/* The full name of program FD (the kernel keeps 15 characters of it in
+ * bpf_prog_info, so it is read from the program's BTF), into NAME. */
+static void prog_name(int fd, char *name, size_t len)
+{
+	struct bpf_func_info fi = { 0 };
+	struct bpf_prog_info info = { .nr_func_info = 1,
+				      .func_info_rec_size = sizeof(fi),
+				      .func_info = (uint64_t)(uintptr_t)&fi };
+	uint32_t ilen = sizeof(info);
+	const struct btf_type *t;
+	struct btf *btf;
+
+	name[0] = '\0';
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen) < 0 || !info.btf_id)
+		return;
+	btf = btf__load_from_kernel_by_id(info.btf_id);
+	t = btf ? btf__type_by_id(btf, fi.type_id) : NULL;
+	if (t)
+		snprintf(name, len, "%s", btf__name_by_offset(btf, t->name_off));
+	btf__free(btf);
+}
+
+/* The verifier's count for each of the backend's programs (kernel 5.16
+ * and later). */
 static void verified_insns(void)
 {
-	static const char *names[] = { "handle_file_open",  "handle_bprm_check",
-				       "handle_inode_link", "handle_inode_rename",
-				       "handle_mmap_file",  "handle_file_mprotect" };
 	struct bpf_prog_info info;
 	uint32_t id = 0, len;
+	char name[128];
 
 	while (bpf_prog_get_next_id(id, &id) == 0) {
 		int fd = bpf_prog_get_fd_by_id(id);
 
 		memset(&info, 0, sizeof(info));
 		len = sizeof(info);
-		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-				if (strncmp(info.name, names[i], 15) == 0)
-					diag("verified_insns %s=%u", names[i], info.verified_insns);
+		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    info.type == BPF_PROG_TYPE_LSM) {
+			prog_name(fd, name, sizeof(name));
+			diag("verified_insns %s=%u", name, info.verified_insns);
+		}
 		if (fd >= 0)
 			close(fd);
 	}
