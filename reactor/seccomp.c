@@ -51,6 +51,7 @@ int seccomp_floor_install(void)
 		DENY(__NR_mount),
 		DENY(__NR_umount2),
 		DENY(__NR_pivot_root),
+		DENY(__NR_chroot), /* would change the paths bpf_d_path gives the LSM backend */
 		DENY(__NR_open_tree),
 		DENY(__NR_move_mount),
 		DENY(__NR_fsopen),

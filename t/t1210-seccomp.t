@@ -1,11 +1,11 @@
 #!/bin/sh
-test_description='the seccomp floor: namespaces, mounts, bpf, modules, kexec, handles, perf are refused with EPERM'
+test_description='the seccomp floor: namespaces, mounts, chroot, bpf, modules, kexec, handles, perf are refused with EPERM'
 . "$(dirname "$0")/test-lib.sh"
 
 test_expect_success SESSION,PYTHON3 'every floor syscall fails with EPERM inside, clone3 with ENOSYS' '
 	leash_run -- python3 "$TEST_DIRECTORY/helpers/syscall-probe.py" >out &&
 	cat out &&
-	for c in unshare-user unshare-mount unshare-net setns mount umount2 pivot_root open_tree \
+	for c in unshare-user unshare-mount unshare-net setns mount umount2 pivot_root chroot open_tree \
 		move_mount fsopen fsmount mount_setattr bpf init_module finit_module delete_module \
 		kexec_load kexec_file_load open_by_handle_at perf_event_open; do
 		grep -x "$c EPERM" out || { echo "$c: not EPERM"; return 1; }

@@ -20,6 +20,7 @@ calls = {  # name: (nr, args)
     "mount": (165, (b"none", b"/mnt", b"tmpfs", 0, 0)),
     "umount2": (166, (b"/proc", 2)),
     "pivot_root": (155, (b"/", b"/")),
+    "chroot": (161, (b"/",)),
     "open_tree": (428, (-100, b"/", 0)),
     "move_mount": (429, (-100, b"/", -100, b"/mnt", 0)),
     "fsopen": (430, (b"tmpfs", 0)),
