@@ -120,6 +120,17 @@ test_expect_success MCP_SDK 'a batch of forbidden calls: POST 202, each answered
 	test_eq "" "$(calls)"
 '
 
+BATCH='[{"jsonrpc":"2.0","id":101,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b1"}}},{"jsonrpc":"2.0","id":"x-102","method":"tools/call","params":{"name":"delete-everything","arguments":{}}},{"jsonrpc":"2.0","id":103,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b3"}}}]'
+
+test_expect_success MCP_SDK,SQLITE3 'a batch with one forbidden call: leash answers it on the stream, the rest reaches the server and is answered there' '
+	: >srv.log && reset_db &&
+	lrun enforce "batch:$BATCH" >out &&
+	test_eq "{\"status\":202,\"answers\":[{\"id\":101,\"idType\":\"number\",\"text\":\"b1\"},{\"id\":103,\"idType\":\"number\",\"text\":\"b3\"},{\"id\":\"x-102\",\"idType\":\"string\",\"error\":-32000}]}" "$(cat out)" &&
+	test_eq "echo echo " "$(calls)" &&
+	test_eq 2 "$(sql "SELECT count(*) FROM events WHERE kind = \"mcp.call\" AND decision = \"allow\" AND json_extract(details, \"\$.outcome\") = \"result\" AND json_extract(details, \"\$.transport\") = \"sse\"")" &&
+	test_eq "x-102|deny" "$(ev mcp.call delete-everything "json_extract(details, \"\$.id\") || \"|\" || decision")"
+'
+
 test_expect_success MCP_SDK,SQLITE3 'a forbidden call POSTed after its stream closed is refused 403 with the JSON-RPC error, and recorded' '
 	: >srv.log && reset_db &&
 	lrun enforce "orphan:{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":\"tools/call\",\"params\":{\"name\":\"delete-everything\"}}" >out &&

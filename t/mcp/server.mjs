@@ -64,8 +64,16 @@ createServer({ cert: readFileSync(cert), key: readFileSync(key) }, async (req, r
 		}
 		if (url.pathname === '/messages') {
 			const t = legacy.get(url.searchParams.get('sessionId'));
-			if (!t) res.writeHead(404).end('no session');
-			else await t.handlePostMessage(req, res);
+			if (!t) {
+				res.writeHead(404).end('no session');
+				return;
+			}
+			// The SDK's transport takes one message per POST; a batch is
+			// handed over message by message (answers come on the stream).
+			const msg = await body(req);
+			if (!Array.isArray(msg)) return await t.handlePostMessage(req, res, msg);
+			for (const m of msg) await t.handleMessage(m);
+			res.writeHead(202).end('Accepted');
 			return;
 		}
 		const sid = req.headers['mcp-session-id'];
