@@ -23,4 +23,8 @@ test_expect_success SESSION 'enforce: a permitted read succeeds, a forbidden one
 	test_eq "deny [\"no-secret\"]" "$(sql "SELECT decision || '\'' '\'' || policies FROM events WHERE kind = '\''file.open'\'' AND resource = '\''File::\"$TRASH/ws/secret/key\"'\'' ORDER BY seq DESC LIMIT 1")"
 '
 
+test_expect_success SESSION 'the capability probe picked the bpf LSM for files and connections, and the session.enforcement row says so' '
+	test_eq "bpf-lsm|cgroup-bpf + bpf-lsm" "$(sql "SELECT json_extract(details, '\''$.file'\'') || '\''|'\'' || json_extract(details, '\''$.network'\'') FROM events WHERE kind = '\''session.enforcement'\'' ORDER BY seq DESC LIMIT 1")"
+'
+
 test_done
