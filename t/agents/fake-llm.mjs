@@ -1,0 +1,175 @@
+// fake-llm.mjs: a scripted stand-in for a model provider's API, for the
+// real-agent tests (t/t9100-real-agents.t). The agents are real; only the
+// remote model is not, because the test machines cannot reach it.
+//
+//   node fake-llm.mjs --log FILE --command CMD [--cert PEM --key PEM]
+//
+// Listens on 127.0.0.1 (a port of its own, printed as "ready PORT"), HTTPS
+// when given a certificate. Every request is appended to FILE as one JSON
+// line (method, url, headers, parsed body) so the test can read what the
+// agent sent: its API key, and the tool results it sends back.
+//
+// The script, for each API an agent speaks:
+//   Anthropic Messages (POST /v1/messages, claude): a request offering the
+//     Bash tool whose conversation holds no result of ours yet is answered
+//     with a tool_use running CMD; anything else ends the turn with text.
+//   OpenAI Responses (POST /v1/responses, codex): the same with a
+//     function_call of the shell tool the request offers.
+// Answers stream as server-sent events when the request asks for stream,
+// as the real APIs do. Other endpoints are logged and answered minimally.
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { parseArgs } from 'node:util';
+
+const { values: opt } = parseArgs({
+	options: {
+		log: { type: 'string' },
+		command: { type: 'string' },
+		cert: { type: 'string' },
+		key: { type: 'string' },
+	},
+});
+if (!opt.log || !opt.command) {
+	console.error('usage: fake-llm.mjs --log FILE --command CMD [--cert PEM --key PEM]');
+	process.exit(2);
+}
+
+const TOOL_ID = 'toolu_leash_1';
+const CALL_ID = 'call_leash_1';
+const DONE_TEXT = 'All done.';
+
+function sse(res, events) {
+	res.writeHead(200, {
+		'content-type': 'text/event-stream',
+		'cache-control': 'no-cache',
+		'request-id': 'req_leash',
+	});
+	for (const [event, data] of events)
+		res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+	res.end();
+}
+
+function json(res, status, body) {
+	res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_leash' });
+	res.end(JSON.stringify(body));
+}
+
+// ---- Anthropic Messages ---------------------------------------------------
+
+function anthropicHasOurResult(body) {
+	return (body.messages || []).some(
+		(m) =>
+			Array.isArray(m.content) &&
+			m.content.some((c) => c.type === 'tool_result' && c.tool_use_id === TOOL_ID)
+	);
+}
+
+function anthropicAnswer(body) {
+	const offersBash = (body.tools || []).some((t) => t.name === 'Bash');
+	if (offersBash && !anthropicHasOurResult(body))
+		return {
+			block: { type: 'tool_use', id: TOOL_ID, name: 'Bash', input: {} },
+			delta: {
+				type: 'input_json_delta',
+				partial_json: JSON.stringify({
+					command: opt.command,
+					description: 'Run the test command',
+				}),
+			},
+			full: {
+				type: 'tool_use',
+				id: TOOL_ID,
+				name: 'Bash',
+				input: { command: opt.command, description: 'Run the test command' },
+			},
+			stop: 'tool_use',
+		};
+	return {
+		block: { type: 'text', text: '' },
+		delta: { type: 'text_delta', text: DONE_TEXT },
+		full: { type: 'text', text: DONE_TEXT },
+		stop: 'end_turn',
+	};
+}
+
+function anthropicMessages(body, res) {
+	const a = anthropicAnswer(body);
+	const model = body.model || 'claude-fake';
+	const usage = { input_tokens: 10, output_tokens: 10 };
+	if (!body.stream)
+		return json(res, 200, {
+			id: 'msg_leash',
+			type: 'message',
+			role: 'assistant',
+			model,
+			content: [a.full],
+			stop_reason: a.stop,
+			stop_sequence: null,
+			usage,
+		});
+	sse(res, [
+		[
+			'message_start',
+			{
+				type: 'message_start',
+				message: {
+					id: 'msg_leash',
+					type: 'message',
+					role: 'assistant',
+					model,
+					content: [],
+					stop_reason: null,
+					stop_sequence: null,
+					usage: { input_tokens: 10, output_tokens: 1 },
+				},
+			},
+		],
+		['content_block_start', { type: 'content_block_start', index: 0, content_block: a.block }],
+		['content_block_delta', { type: 'content_block_delta', index: 0, delta: a.delta }],
+		['content_block_stop', { type: 'content_block_stop', index: 0 }],
+		[
+			'message_delta',
+			{
+				type: 'message_delta',
+				delta: { stop_reason: a.stop, stop_sequence: null },
+				usage: { output_tokens: 10 },
+			},
+		],
+		['message_stop', { type: 'message_stop' }],
+	]);
+}
+
+// ---- dispatch -------------------------------------------------------------
+
+function route(req, body, res) {
+	const path = req.url.split('?')[0];
+	if (req.method === 'POST' && path === '/v1/messages') return anthropicMessages(body, res);
+	if (req.method === 'POST' && path === '/v1/messages/count_tokens')
+		return json(res, 200, { input_tokens: 10 });
+	json(res, 404, { type: 'error', error: { type: 'not_found_error', message: 'not here' } });
+}
+
+function handle(req, res) {
+	const chunks = [];
+	req.on('data', (c) => chunks.push(c));
+	req.on('end', () => {
+		const text = Buffer.concat(chunks).toString();
+		let body = {};
+		try {
+			body = text ? JSON.parse(text) : {};
+		} catch {
+			body = { unparsed: text };
+		}
+		fs.appendFileSync(
+			opt.log,
+			JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }) + '\n'
+		);
+		route(req, body, res);
+	});
+}
+
+const server = opt.cert
+	? https.createServer({ cert: fs.readFileSync(opt.cert), key: fs.readFileSync(opt.key) }, handle)
+	: http.createServer(handle);
+server.listen(0, '127.0.0.1', () => console.log(`ready ${server.address().port}`));

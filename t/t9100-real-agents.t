@@ -1,0 +1,151 @@
+#!/bin/sh
+test_description='real AI coding agents (Claude Code, Codex) under leash in enforce mode: their tools run in the sandbox, the policy denies, the API key stays a placeholder'
+. "$(dirname "$0")/test-lib.sh"
+
+# The agents are the real CLIs, pinned in t/agents/package-lock.json
+# (scripts/install-deps runs npm ci there). The one stand-in is the model:
+# t/agents/fake-llm.mjs speaks the providers' APIs over HTTPS with a
+# certificate for api.anthropic.test / api.openai.test signed by a test CA
+# the agents do not know: they reach it only through leash's proxy, which
+# intercepts TLS with leash's CA and verifies the upstream against the test
+# CA (--upstream-ca).
+AGENTS=$TEST_DIRECTORY/agents
+CLAUDE=$AGENTS/node_modules/.bin/claude
+CODEX=$AGENTS/node_modules/.bin/codex
+command -v node >/dev/null && test_set_prereq NODE
+command -v openssl >/dev/null && test_set_prereq OPENSSL
+"$CLAUDE" --version >/dev/null 2>&1 && test_set_prereq CLAUDE
+"$CODEX" --version >/dev/null 2>&1 && test_set_prereq CODEX
+
+# The agent's home sits outside the sandbox's writable directories (/tmp,
+# where $TRASH is, is writable by the default policy), as a user's does.
+AHOME=$(mktemp -d /var/lib/leash-t9100-home.XXXXXX) || exit 1
+chmod 755 "$AHOME"
+mkdir -p ws certs
+echo "the-forbidden-contents" >ws/secret.txt
+REAL_KEY=sk-ant-real-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+REAL_OPENAI_KEY=sk-openai-real-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export ANTHROPIC_API_KEY=$REAL_KEY OPENAI_API_KEY=$REAL_OPENAI_KEY
+
+SERVER=
+cleanup() {
+	[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
+	rm -rf "$AHOME"
+}
+trap cleanup EXIT
+
+# What the fake model has the agent run: a read the policy forbids, a
+# write in the workspace, and what the agent holds in its API key variables.
+TOOL_CMD='cat secret.txt; echo hi > out.txt; echo "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY"'
+
+(cd certs &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+		-subj "/CN=leash t9100 CA" -keyout ca.key -out ca.pem &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=api.anthropic.test" \
+		-keyout server.key -out server.csr &&
+	printf 'subjectAltName=DNS:api.anthropic.test,DNS:api.openai.test\nextendedKeyUsage=serverAuth\n' >ext.cnf &&
+	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+		-extfile ext.cnf -out server.pem) >certs.out 2>&1
+node "$AGENTS/fake-llm.mjs" --log "$TRASH/api.log" --command "$TOOL_CMD" \
+	--cert certs/server.pem --key certs/server.key >server.out 2>&1 &
+SERVER=$!
+for i in $(seq 50); do
+	grep -q ready server.out && break
+	sleep 0.1
+done
+PORT=$(sed -n 's/^ready //p' server.out)
+
+test_expect_success NODE,OPENSSL 'the fake model API listens, over HTTPS with a certificate of a test CA' '
+	test -n "$PORT" &&
+	curl -sS --cacert certs/ca.pem --resolve api.anthropic.test:$PORT:127.0.0.1 \
+		-d "{\"messages\": []}" https://api.anthropic.test:$PORT/v1/messages >out &&
+	grep "\"text\":\"All done.\"" out && : >api.log
+'
+
+# The policy: leash's default for this workspace and home, plus the agent's
+# own installation, and one file it must not read.
+# The home leash fills in is the invoking user's (identity.c): the test
+# moves every rule about it to the agent's home.
+REAL_HOME=$(getent passwd "${SUDO_UID:-$(id -u)}" | cut -d: -f6)
+(cd ws && "$LEASH" policy default) | sed "s|\"${REAL_HOME:?}/|\"$AHOME/|g" >policy.cedar
+cat >>policy.cedar <<EOF
+
+@id("agents-installed")
+permit (principal, action in [Action::"FileOpenReadOnly", Action::"ProcessExec"], resource)
+when { resource in Dir::"$AGENTS/node_modules/" };
+
+@id("no-secret-file")
+forbid (principal, action == Action::"FileOpen", resource == File::"$TRASH/ws/secret.txt");
+EOF
+
+# lrun ARGS...: leash in enforce mode from the workspace, the agent's API
+# hosts pinned to the fake server, its keys given as secrets.
+lrun() {
+	(cd ws && leash_run --mode enforce --policy ../policy.cedar --listen '' \
+		--upstream-ca ../certs/ca.pem --proxy-ports 80,443,$PORT \
+		--resolve api.anthropic.test=127.0.0.1 --resolve api.openai.test=127.0.0.1 \
+		--secret ANTHROPIC_API_KEY=api.anthropic.test --secret OPENAI_API_KEY=api.openai.test \
+		-e HOME="$AHOME" -e DISABLE_AUTOUPDATER=1 -e CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
+		-e ANTHROPIC_BASE_URL="https://api.anthropic.test:$PORT" \
+		"$@" 2>../leash.err)
+}
+# requests PATH: the JSON lines the fake API logged for PATH, in order
+requests() {
+	grep "\"url\":\"$1" api.log
+}
+row() {
+	sql "SELECT decision || ' ' || policies FROM events WHERE kind = '$1' AND resource = '$2' ORDER BY session DESC, seq DESC LIMIT 1"
+}
+
+test_expect_success SESSION,SQLITE3,CLAUDE 'claude starts under leash in enforce mode' '
+	lrun -- "$CLAUDE" --version >out &&
+	grep "(Claude Code)" out &&
+	test_eq "allow [\"agents-installed\"]" "$(row process.exec "File::\"$CLAUDE\"")"
+'
+
+test_expect_success SESSION,SQLITE3,CLAUDE 'claude -p runs its Bash tool in the sandbox: the write lands, the forbidden read is EPERM' '
+	reset_db && : >api.log &&
+	lrun -- "$CLAUDE" -p "Run the test command." --output-format json --allowedTools Bash </dev/null >claude.json ||
+	{ cat claude.json leash.err; false; } &&
+	test_eq "All done." "$(node -e "console.log(JSON.parse(require(\"fs\").readFileSync(\"claude.json\")).result)")" &&
+	test_eq hi "$(cat ws/out.txt)" &&
+	requests /v1/messages >messages.log &&
+	test_eq 2 "$(grep -c . messages.log)" &&
+	sed -n 2p messages.log | node -e "
+		const r = JSON.parse(require(\"fs\").readFileSync(0));
+		const res = r.body.messages.flatMap(m => Array.isArray(m.content) ? m.content : [])
+			.find(c => c.type === \"tool_result\");
+		console.log(typeof res.content === \"string\" ? res.content : res.content.map(c => c.text).join(\"\"));
+	" >tool_result &&
+	cat tool_result &&
+	grep "secret.txt: Operation not permitted" tool_result &&
+	! grep the-forbidden-contents tool_result &&
+	test_eq "deny [\"no-secret-file\"]" "$(row file.open "File::\"$TRASH/ws/secret.txt\"")"
+'
+
+test_expect_success SESSION,SQLITE3,CLAUDE 'the process tree: claude ran the tool command in a bash of its own, every exec allowed' '
+	CLAUDE_PID=$(sql "SELECT pid FROM events WHERE kind = \"process.exec\" AND exe = \"$CLAUDE\" AND decision = \"allow\" AND policies = \"[\"\"agents-installed\"\"]\"") &&
+	test -n "$CLAUDE_PID" &&
+	TOOL_BASH=$(sql "SELECT pid FROM events WHERE kind = \"process.exec\" AND ppid = $CLAUDE_PID AND exe LIKE \"%/bin/bash\" AND json_extract(details, \"\$.argv[2]\") LIKE \"%cat secret.txt; echo hi > out.txt%\"") &&
+	test -n "$TOOL_BASH" &&
+	test_eq "allow [\"run-programs\"]" "$(sql "SELECT decision || \" \" || policies FROM events WHERE kind = \"process.exec\" AND ppid = $TOOL_BASH AND json_extract(details, \"\$.argv\") = json_array(\"cat\", \"secret.txt\")")" &&
+	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"process.exec\" AND decision <> \"allow\"")"
+'
+
+test_expect_success SESSION,SQLITE3,CLAUDE 'the API key: the agent holds a placeholder, the fake API got the real key, over leash'"'"'s TLS' '
+	grep "^anthropic=leash-placeholder-" tool_result &&
+	! grep "$REAL_KEY" tool_result &&
+	requests /v1/messages | node -e "
+		for (const l of require(\"fs\").readFileSync(0, \"utf8\").trim().split(\"\\n\"))
+			console.log(JSON.parse(l).headers[\"x-api-key\"]);
+	" >keys &&
+	test_eq "$REAL_KEY $REAL_KEY" "$(echo $(cat keys))" &&
+	sql "SELECT decision || \" \" || json_extract(details, \"\$.method\") || \" \" || json_extract(details, \"\$.status\") || \" \" || json_extract(details, \"\$.header_rules\")
+		FROM events WHERE kind = \"http.request\" AND json_extract(details, \"\$.host\") = \"api.anthropic.test\" AND json_extract(details, \"\$.path\") LIKE \"/v1/messages%\"" >http &&
+	cat http &&
+	test_eq 2 "$(grep -c "^allow POST 200 \[\"secret:ANTHROPIC_API_KEY\"\]$" http)" &&
+	sqlite3 "$DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null &&
+	test_eq 0 "$(cat "$DB"* leash.err | grep -a -c "$REAL_KEY")"
+'
+
+test_done
