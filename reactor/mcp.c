@@ -762,6 +762,7 @@ int mcp_req_head(struct proxy_conn *c)
 	const char *sid = proxy_req_header(&c->req, "Mcp-Session-Id");
 	const char *cl = proxy_req_header(&c->req, "Content-Length");
 	const char *ce = proxy_req_header(&c->req, "Content-Encoding");
+	const char *accept = proxy_req_header(&c->req, "Accept");
 
 	if (!m && !(m = c->mcp = calloc(1, sizeof(*m))))
 		return 0;
@@ -781,6 +782,11 @@ int mcp_req_head(struct proxy_conn *c)
 				    json_string(c->req.method == HTTP_GET ? "stream" : "end"));
 		publish(c, "mcp.session", NULL, d, DECISION_NONE, NULL, NULL);
 		m->is_mcp = true;
+		header_drop(&c->req, "Accept-Encoding");
+		return 0;
+	}
+	if (c->req.method == HTTP_GET && accept && strcasestr(accept, "text/event-stream")) {
+		/* Perhaps an HTTP+SSE stream: leash must read its events. */
 		header_drop(&c->req, "Accept-Encoding");
 		return 0;
 	}

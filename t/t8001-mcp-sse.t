@@ -67,7 +67,8 @@ test_expect_success MCP_SDK,SQLITE3 'a permitted call works and is recorded with
 	test "$(ev mcp.call echo "json_extract(details, \"\$.duration_ms\") > 0")" = 1 &&
 	test_eq "leash-test-client|0.9.0|leash-test-server|1.2.3|$sid" \
 		"$(ev mcp.initialize initialize "json_extract(details, \"\$.client_name\") || \"|\" || json_extract(details, \"\$.client_version\") || \"|\" || json_extract(details, \"\$.server_name\") || \"|\" || json_extract(details, \"\$.server_version\") || \"|\" || json_extract(details, \"\$.session\")")" &&
-	test -n "$(ev mcp.initialize initialize "json_extract(details, \"\$.protocol_version\")")"
+	test -n "$(ev mcp.initialize initialize "json_extract(details, \"\$.protocol_version\")")" &&
+	grep -F "{\"sse\":{\"accept-encoding\":null}}" srv.log
 '
 
 test_expect_success MCP_SDK,SQLITE3 'secret-looking argument values are redacted: no MCP or HTTP event holds them' '

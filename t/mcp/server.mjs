@@ -56,6 +56,7 @@ createServer({ cert: readFileSync(cert), key: readFileSync(key) }, async (req, r
 	try {
 		const url = new URL(req.url, 'https://localhost');
 		if (req.method === 'GET' && url.pathname === '/sse') {
+			appendFileSync(log, JSON.stringify({ sse: { 'accept-encoding': req.headers['accept-encoding'] ?? null } }) + '\n');
 			const t = new SSEServerTransport('/messages', res);
 			legacy.set(t.sessionId, t);
 			res.on('close', () => legacy.delete(t.sessionId));
