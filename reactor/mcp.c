@@ -870,19 +870,23 @@ static void rewrite_body(struct proxy_conn *c, const json_t *body)
 static bool legacy_end(struct proxy_conn *c, json_t *root, json_t *fwd, json_t *ans,
 		       bool has_request, const char *why)
 {
-	bool batch = json_is_array(root);
+	bool batch = json_is_array(root), shared = false;
 	struct mcp_sse_endpoint *e;
 	struct proxy_conn *s = NULL;
 	char key[4200];
 
-	if (request_key(c, key, sizeof(key)) == 0 && (e = mcp_sse_find(key)))
+	if (request_key(c, key, sizeof(key)) == 0 && (e = mcp_sse_find(key))) {
 		s = e->stream;
+		shared = e->ambiguous;
+	}
 	if (s && json_array_size(ans) && stream_send(s, ans) < 0)
 		s = NULL;
 	if (!s && json_array_size(ans)) {
 		char msg[800];
 
-		snprintf(msg, sizeof(msg), "%s (its MCP event stream is closed)", why);
+		snprintf(msg, sizeof(msg), "%s (%s)", why,
+			 shared ? "its endpoint was announced on two MCP event streams"
+				: "its MCP event stream is closed");
 		answer(c, 403, batch ? json_incref(ans) : json_incref(json_array_get(ans, 0)), msg);
 		return true;
 	}
