@@ -13,9 +13,14 @@ test_have_prereq SESSION && test -d "$TEST_DIRECTORY/mcp/node_modules/@modelcont
 PORT=$(free_port)
 node "$TEST_DIRECTORY/mcp/server.mjs" $PORT certs/server.pem certs/server.key "$TRASH/srv.log" >srv.out 2>&1 &
 SRV=$!
-trap 'kill $SRV 2>/dev/null' EXIT
+# A hand-written HTTP+SSE server, to place events byte by byte.
+RAW_PORT=$(free_port)
+: >raw.log
+python3 "$TEST_DIRECTORY/mcp/raw-sse.py" server $RAW_PORT certs/server.pem certs/server.key "$TRASH/raw.log" >raw.out 2>&1 &
+RAW=$!
+trap 'kill $SRV $RAW 2>/dev/null' EXIT
 for i in $(seq 100); do
-	grep -q ready srv.out && break
+	grep -q ready srv.out && grep -q ready raw.out && break
 	sleep 0.1
 done
 printf '127.0.0.1 localhost\n127.0.0.1 mcp.allowed.test\n' >hosts
@@ -42,7 +47,7 @@ lrun() {
 	shift
 	: >times
 	leash_run --mode $mode --policy enforce.cedar --listen '' --upstream-ca certs/ca.pem \
-		--proxy-ports 80,443,$PORT --resolve mcp.allowed.test=127.0.0.1 \
+		--proxy-ports 80,443,$PORT,$RAW_PORT --resolve mcp.allowed.test=127.0.0.1 \
 		-v "$TRASH/hosts:/etc/hosts:ro" \
 		-- env MCP_TIMES="$TRASH/times" node "$TEST_DIRECTORY/mcp/client.mjs" \
 		https://mcp.allowed.test:$PORT/sse "$@" 2>leash.err
@@ -105,6 +110,19 @@ test_expect_success MCP_SDK,SQLITE3 'leash'"'"'s error goes between the server'"
 	test_eq "chatter " "$(calls)" &&
 	test_eq "result" "$(ev mcp.call chatter "json_extract(details, \"\$.outcome\")")" &&
 	test_eq 300 "$(sql "SELECT count(*) FROM events WHERE kind = \"mcp.notification\" AND json_extract(details, \"\$.method\") = \"notifications/progress\" AND json_extract(details, \"\$.direction\") = \"server\"")"
+'
+
+test_expect_success SESSION,PYTHON3,SQLITE3 'byte by byte: leash'"'"'s error is sent while the server is half-way through an event, and that event arrives whole after it' '
+	reset_db &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" --upstream-ca certs/ca.pem \
+		--proxy-ports 80,443,$RAW_PORT --resolve mcp.allowed.test=127.0.0.1 \
+		-v "$TRASH/hosts:/etc/hosts:ro" \
+		-- python3 "$TEST_DIRECTORY/mcp/raw-sse.py" client https://mcp.allowed.test:$RAW_PORT/sse >out 2>leash.err &&
+	printf "%s\n" "endpoint /messages?sessionId=raw" "message error 5 -32000" "message notification intact" "message done" >want &&
+	grep -v "^post" out >got && test_cmp want got &&
+	grep -Fx "post 202" out &&
+	test_eq "" "$(cat raw.log)" &&
+	test_eq "raw|deny" "$(ev mcp.call delete-everything "json_extract(details, \"\$.session\") || \"|\" || decision")"
 '
 
 test_expect_success MCP_SDK,SQLITE3 'tools/list is filtered on the stream' '
