@@ -154,25 +154,6 @@ static json_t *hidden_tools(const char *server, const json_t *tools)
 
 /* ---- events ----------------------------------------------------------------- */
 
-/* The event kind of METHOD. Keep in step with kind_of in reactor/mcp.c:
- * both transports record the same kinds. */
-static const char *kind_of(const char *method)
-{
-	if (strcmp(method, "tools/call") == 0)
-		return "mcp.call";
-	if (strcmp(method, "tools/list") == 0)
-		return "mcp.tools.list";
-	if (strcmp(method, "initialize") == 0)
-		return "mcp.initialize";
-	if (strncmp(method, "resources/", 10) == 0)
-		return "mcp.resources";
-	if (strncmp(method, "prompts/", 8) == 0)
-		return "mcp.prompts";
-	if (strncmp(method, "notifications/", 14) == 0)
-		return "mcp.notification";
-	return "mcp.request";
-}
-
 /* The details every event starts with: reactor/mcp.c's details_new for
  * HTTP, with the stdio server's identity (name and command line) where
  * HTTP has host, port and path. M is NULL for the control server's door. */
@@ -563,7 +544,7 @@ static void on_record(struct mcp_client *m, const json_t *req)
 		json_object_set(d, "id", id);
 	if (d && agent)
 		request_details(d, method, json_object_get(msg, "params"));
-	ev = server_event(m, kind_of(method), d);
+	ev = server_event(m, mcp_event_kind(method), d);
 	if (ev && agent && id)
 		held_add(m, ev, 0, id);
 	else if (ev)

@@ -321,7 +321,7 @@ json_t *mcp_redact(const json_t *v)
 
 /* ---- events -------------------------------------------------------------- */
 
-static const char *kind_of(const char *method)
+const char *mcp_event_kind(const char *method)
 {
 	if (strcmp(method, "tools/call") == 0)
 		return "mcp.call";
@@ -554,13 +554,13 @@ static void request_msg(struct proxy_conn *c, json_t *msg, json_t *fwd, json_t *
 	}
 	json_array_append(fwd, msg);
 	if (!id) { /* a notification: nothing comes back */
-		publish(c, kind_of(method), tool, d, v.decision, v.policies, v.reason);
+		publish(c, mcp_event_kind(method), tool, d, v.decision, v.policies, v.reason);
 		json_decref(v.policies);
 		return;
 	}
 	k = realloc(m->calls, (m->ncalls + 1) * sizeof(*k));
 	if (!k) {
-		publish(c, kind_of(method), tool, d, v.decision, v.policies, v.reason);
+		publish(c, mcp_event_kind(method), tool, d, v.decision, v.policies, v.reason);
 		json_decref(v.policies);
 		return;
 	}
@@ -569,7 +569,7 @@ static void request_msg(struct proxy_conn *c, json_t *msg, json_t *fwd, json_t *
 	memset(k, 0, sizeof(*k));
 	k->id = json_incref(id);
 	k->ev = d;
-	k->kind = kind_of(method);
+	k->kind = mcp_event_kind(method);
 	k->tool = tool ? strdup(tool) : NULL;
 	k->decision = v.decision;
 	k->policies = v.policies;
@@ -1053,7 +1053,7 @@ static void response_msg(struct proxy_conn *c, json_t *msg, bool *changed)
 
 		if (id)
 			json_object_set(d, "id", id);
-		publish(c, kind_of(method), NULL, d, DECISION_NONE, NULL, NULL);
+		publish(c, mcp_event_kind(method), NULL, d, DECISION_NONE, NULL, NULL);
 		return;
 	}
 	for (i = 0; id && i < m->ncalls; i++)

@@ -64,5 +64,8 @@ json_t *mcp_cedar_value(const json_t *v);
 /* A copy of V for events: values of secret-looking keys (token,
  * password, key, ...) and leash placeholders become "[redacted]". */
 json_t *mcp_redact(const json_t *v);
+/* The event kind of a message of METHOD ("tools/call" -> "mcp.call", ...),
+ * the same over HTTP and over stdio. */
+const char *mcp_event_kind(const char *method);
 
 #endif
