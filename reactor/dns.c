@@ -52,6 +52,11 @@
 #define DNS_TCP_IDLE_S 30
 #define DNS_MSG_MAX 4096 /* a TCP query larger than this closes the connection */
 #define DNS_PIN_TTL 60
+/* Queries waiting for upstream at once. Each holds about 1.5 KiB (ours and
+ * evdns's) for up to the upstream timeouts; without a bound an agent
+ * sending permitted names to an upstream that does not answer grows leash
+ * by megabytes a second. Past it a query gets SERVFAIL at once. */
+#define DNS_PENDING_MAX 1024
 
 enum {
 	RCODE_NOERROR = 0,
@@ -90,6 +95,7 @@ static struct {
 	struct sockaddr_in addr;
 	struct dns_opts o;
 	struct dns_query *pending;
+	size_t npending;
 	struct dns_tcp *tcps;
 	size_t ntcp;
 } dns;
@@ -207,6 +213,7 @@ static json_t *answer_add(struct dns_query *q, int af, int count, const void *ad
 
 static void unlink_query(struct dns_query *q)
 {
+	dns.npending--;
 	if (q->prev)
 		q->prev->next = q->next;
 	else if (dns.pending == q)
@@ -330,10 +337,15 @@ static void on_request(struct evdns_server_request *req, void *arg)
 		finish(q, RCODE_SERVFAIL, NULL, -1, "no upstream resolver");
 		return;
 	}
+	if (dns.npending >= DNS_PENDING_MAX) {
+		finish(q, RCODE_SERVFAIL, NULL, -1, "too many queries in flight");
+		return;
+	}
 	q->next = dns.pending;
 	if (dns.pending)
 		dns.pending->prev = q;
 	dns.pending = q;
+	dns.npending++;
 	if (!(af == AF_INET ? evdns_base_resolve_ipv4(dns.base, q->name, DNS_QUERY_NO_SEARCH,
 						      on_answer, q)
 			    : evdns_base_resolve_ipv6(dns.base, q->name, DNS_QUERY_NO_SEARCH,
