@@ -28,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -191,6 +192,27 @@ static int drop_privileges(const struct sandbox_spec *spec)
 	return seccomp_floor_install();
 }
 
+/* leash's own open-file limit before sandbox_start raised it. */
+static struct rlimit nofile_before;
+static bool nofile_raised;
+
+/* The agent can make leash hold about two fds per proxy connection and per
+ * DNS TCP connection (up to the caps in proxy.c and dns.c, some 2,600): at
+ * the usual soft limit of 1,024 it could exhaust leash's fds, and a leash
+ * without fds denies every exec and file open it must decide. So leash
+ * takes its hard limit; the command gets the limit leash was given. */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (nofile_raised || getrlimit(RLIMIT_NOFILE, &nofile_before) < 0)
+		return;
+	r = nofile_before;
+	r.rlim_cur = r.rlim_max;
+	if (r.rlim_cur != nofile_before.rlim_cur && setrlimit(RLIMIT_NOFILE, &r) == 0)
+		nofile_raised = true;
+}
+
 static void __attribute__((noreturn)) run_command(const struct sandbox_spec *spec)
 {
 	extern char **environ;
@@ -214,6 +236,8 @@ static void __attribute__((noreturn)) run_command(const struct sandbox_spec *spe
 		if (spec->stdio[i] != i && dup2(spec->stdio[i], i) < 0)
 			goto fail;
 	close_range(3, ~0U, 0);
+	if (nofile_raised && setrlimit(RLIMIT_NOFILE, &nofile_before) < 0)
+		goto fail;
 	rc = drop_privileges(spec);
 	if (rc < 0) {
 		errno = -rc;
@@ -368,6 +392,7 @@ int sandbox_start(struct sandbox *sb, const struct sandbox_spec *spec, char *err
 
 	sb->pid = -1;
 	sb->pidfd = sb->ctl = -1;
+	raise_nofile();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
