@@ -48,6 +48,13 @@
 #define MCP_HELD_MAX 256
 #define MCP_ARGS_TEXT 4096 /* arguments kept in an event, as mcp.c keeps them */
 #define MCP_WHY_TEXT 300 /* a wrapper's reason for an uninspected line, at most */
+/* Answers waiting for a client that does not read them, at most (bytes):
+ * past it leash stops reading that client's requests until it reads, so
+ * a process writing decide lines and never reading cannot grow leash. */
+#define MCP_OUT_MAX (1u << 20)
+/* Connections at once (one per wrapped server): each may hold a partial
+ * line of up to CONTROL_MCP_MAX_LINE, so the count bounds leash's memory. */
+#define MCP_CLIENTS_MAX 64
 
 /* A request forwarded to the server, waiting for its answer: a decided
  * tools/call (CALL > 0, the number the wrapper reports its result with),
@@ -75,6 +82,7 @@ static struct {
 	struct evconnlistener *lst;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct mcp_client *clients;
+	size_t nclients;
 } mcp_sock;
 
 /* ---- deciding ------------------------------------------------------------- */
@@ -640,6 +648,7 @@ static void client_free(struct mcp_client *m)
 	for (struct mcp_client **p = &mcp_sock.clients; *p; p = &(*p)->next) {
 		if (*p == m) {
 			*p = m->next;
+			mcp_sock.nclients--;
 			break;
 		}
 	}
@@ -671,10 +680,19 @@ static void on_read(struct bufferevent *bev, void *arg)
 	size_t n, i;
 	char *line;
 
-	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF))) {
-		json_t *req = json_loadb(line, n, JSON_REJECT_DUPLICATES, NULL);
-		const char *op = json_string_value(json_object_get(req, "op"));
+	for (;;) {
+		json_t *req;
+		const char *op;
 
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > MCP_OUT_MAX) {
+			bufferevent_disable(bev, EV_READ); /* on_write reads on */
+			return;
+		}
+		line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
+		if (!line)
+			break;
+		req = json_loadb(line, n, JSON_REJECT_DUPLICATES, NULL);
+		op = json_string_value(json_object_get(req, "op"));
 		free(line);
 		for (i = 0; op && i < sizeof(ops) / sizeof(ops[0]); i++)
 			if (strcmp(op, ops[i].op) == 0)
@@ -691,6 +709,15 @@ static void on_read(struct bufferevent *bev, void *arg)
 	}
 	if (evbuffer_get_length(in) > CONTROL_MCP_MAX_LINE)
 		client_free(m);
+}
+
+/* The client read its answers down to half the bound: read on. */
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+		bufferevent_enable(bev, EV_READ);
+		on_read(bev, arg);
+	}
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -767,6 +794,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		close(fd);
 		return;
 	}
+	if (mcp_sock.nclients >= MCP_CLIENTS_MAX) {
+		static const char full[] = "{\"error\":\"too many connections to this socket\"}\n";
+
+		if (write(fd, full, sizeof(full) - 1) < 0) {
+			/* closed either way */
+		}
+		close(fd);
+		return;
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m || !(m->bev = bufferevent_socket_new(reactor_base(), fd, BEV_OPT_CLOSE_ON_FREE))) {
 		free(m);
@@ -777,7 +813,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	session_id(m->session, sizeof(m->session));
 	m->next = mcp_sock.clients;
 	mcp_sock.clients = m;
-	bufferevent_setcb(m->bev, on_read, NULL, on_event, m);
+	mcp_sock.nclients++;
+	bufferevent_setcb(m->bev, on_read, on_write, on_event, m);
+	bufferevent_setwatermark(m->bev, EV_WRITE, MCP_OUT_MAX / 2, 0);
 	bufferevent_enable(m->bev, EV_READ | EV_WRITE);
 }
 
