@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
@@ -56,6 +57,7 @@
 #define FAN_PERM_EVENTS (FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_ONDIR)
 #define FAN_NOTE_EVENTS (FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE | FAN_ONDIR)
 #define CACHE_SLOTS 65536 /* power of two */
+#define SYSCALL_RETRIES 500 /* 10 us apart: see open_access */
 
 enum access {
 	ACCESS_READ,
@@ -171,24 +173,45 @@ static bool in_session(pid_t tid)
 	return yes;
 }
 
-/* The class of an open from the syscall the thread is blocked in. */
+/* /proc/TID/syscall into BUF: the length read, or -1. */
+static ssize_t read_syscall(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* The class of an open from the syscall the thread is blocked in.
+ *
+ * "running" instead of a syscall: every answer to the group wakes all the
+ * threads waiting on it (one wait queue), and each goes back to sleep once
+ * it sees its own event unanswered; caught in between, the kernel cannot
+ * show its registers. Seen with multi-threaded agents (codex loads its CA
+ * roots from several threads at once): without retrying, their read-only
+ * opens were denied as writes. A few short retries see it asleep again. */
 static enum access open_access(pid_t tid)
 {
 	char path[64], buf[512];
 	unsigned long long a[6] = { 0 };
 	long nr = -1;
 	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ACCESS_WRITE;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	for (int tries = 0;; tries++) {
+		n = read_syscall(path, buf, sizeof(buf));
+		if (n <= 0 || strncmp(buf, "running", 7) != 0 || tries == SYSCALL_RETRIES)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 10000 }, NULL);
+	}
 	if (n <= 0)
 		return ACCESS_WRITE;
-	buf[n] = '\0';
 	if (sscanf(buf, "%ld %llx %llx %llx %llx", &nr, &a[0], &a[1], &a[2], &a[3]) < 1)
 		return ACCESS_WRITE;
 	switch (nr) {

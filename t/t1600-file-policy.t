@@ -140,6 +140,28 @@ test_expect_success SESSION 'rule paths are canonicalised: a rule on a symlink g
 	test_eq "deny [\"no-true\"]" "$(row process.exec "File::\"/usr/bin/true\"")"
 '
 
+test_expect_success SESSION,PYTHON3 'enforce: read-only opens from many threads at once are reads (threads woken by other answers)' '
+	reset_db &&
+	mkdir ws/many && (cd ws/many && seq 400 | xargs touch) &&
+	cat >ws/threads.py <<-EOF2 &&
+	import threading
+	bad = []
+	def reader(k):
+	    for i in range(k, 400, 8):
+	        try:
+	            open("many/%d" % (i + 1)).read()
+	        except OSError as e:
+	            bad.append(e.errno)
+	ts = [threading.Thread(target=reader, args=(k,)) for k in range(8)]
+	[t.start() for t in ts]
+	[t.join() for t in ts]
+	print("failed", len(bad))
+	EOF2
+	run enforce "python3 threads.py" >out &&
+	test_eq "failed 0" "$(cat out)" &&
+	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"file.open\" AND decision = \"deny\"")"
+'
+
 test_expect_success 'leash policy default prints the embedded policy for this directory' '
 	(cd ws && "$LEASH" policy default) >default.cedar &&
 	grep "@id(\"no-credentials\")" default.cedar &&
