@@ -132,6 +132,11 @@ test_expect_success SESSION,SQLITE3,CLAUDE 'the process tree: claude ran the too
 	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"process.exec\" AND decision <> \"allow\"")"
 '
 
+test_expect_success SESSION,SQLITE3,CLAUDE 'the default policy lets claude work: the forbidden read is its only denial, its settings are saved' '
+	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\"")" &&
+	grep "\"userID\"" "$AHOME/.claude.json"
+'
+
 test_expect_success SESSION,SQLITE3,CLAUDE 'the API key: the agent holds a placeholder, the fake API got the real key, over leash'"'"'s TLS' '
 	grep "^anthropic=leash-placeholder-" tool_result &&
 	! grep "$REAL_KEY" tool_result &&
@@ -146,6 +151,49 @@ test_expect_success SESSION,SQLITE3,CLAUDE 'the API key: the agent holds a place
 	test_eq 2 "$(grep -c "^allow POST 200 \[\"secret:ANTHROPIC_API_KEY\"\]$" http)" &&
 	sqlite3 "$DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null &&
 	test_eq 0 "$(cat "$DB"* leash.err | grep -a -c "$REAL_KEY")"
+'
+
+# Codex: its own provider entry for the fake API (what codex's docs give
+# for any Responses endpoint), keyed by OPENAI_API_KEY, which leash turns
+# into a placeholder. The model name picks codex's classic tool set
+# (exec_command); its own sandbox is off: leash is the sandbox.
+codex_run() {
+	lrun -- "$CODEX" exec --json --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox \
+		-m gpt-4.1 -c model_provider=fake \
+		-c "model_providers.fake={name=\"fake\", base_url=\"https://api.openai.test:$PORT/v1\", env_key=\"OPENAI_API_KEY\", wire_api=\"responses\"}" \
+		"$@"
+}
+
+test_expect_success SESSION,SQLITE3,CODEX 'codex exec runs its shell tool in the sandbox: the write lands, the forbidden read is EPERM' '
+	reset_db && : >api.log && rm -f ws/out.txt &&
+	codex_run "Run the test command." </dev/null >codex.jsonl ||
+	{ cat codex.jsonl leash.err; false; } &&
+	grep "\"type\":\"agent_message\",\"text\":\"All done.\"" codex.jsonl &&
+	test_eq hi "$(cat ws/out.txt)" &&
+	requests /v1/responses >responses.log &&
+	test_eq 2 "$(grep -c . responses.log)" &&
+	sed -n 2p responses.log | node -e "
+		const r = JSON.parse(require(\"fs\").readFileSync(0));
+		console.log(r.body.input.find(i => i.type === \"function_call_output\").output);
+	" >codex_result &&
+	cat codex_result &&
+	grep "secret.txt: Operation not permitted" codex_result &&
+	! grep the-forbidden-contents codex_result &&
+	test_eq "deny [\"no-secret-file\"]" "$(row file.open "File::\"$TRASH/ws/secret.txt\"")" &&
+	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\"")"
+'
+
+test_expect_success SESSION,SQLITE3,CODEX 'codex: the fake API got the real key, the agent and its tool only a placeholder' '
+	grep "openai=leash-placeholder-" codex_result &&
+	! grep "$REAL_OPENAI_KEY" codex_result codex.jsonl &&
+	requests /v1/responses | node -e "
+		for (const l of require(\"fs\").readFileSync(0, \"utf8\").trim().split(\"\\n\"))
+			console.log(JSON.parse(l).headers.authorization);
+	" >keys &&
+	test_eq "Bearer $REAL_OPENAI_KEY Bearer $REAL_OPENAI_KEY" "$(echo $(cat keys))" &&
+	test_eq 2 "$(sql "SELECT count(*) FROM events WHERE kind = \"http.request\" AND decision = \"allow\" AND json_extract(details, \"\$.host\") = \"api.openai.test\" AND json_extract(details, \"\$.status\") = 200 AND json_extract(details, \"\$.header_rules\") = json_array(\"secret:OPENAI_API_KEY\")")" &&
+	sqlite3 "$DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null &&
+	test_eq 0 "$(cat "$DB"* leash.err | grep -a -c "$REAL_OPENAI_KEY")"
 '
 
 test_done

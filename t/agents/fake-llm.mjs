@@ -140,11 +140,78 @@ function anthropicMessages(body, res) {
 	]);
 }
 
+// ---- OpenAI Responses ------------------------------------------------------
+
+// The shell tools codex has offered across versions, and how each takes
+// its command.
+const SHELL_TOOLS = {
+	shell_command: (cmd) => ({ command: cmd }),
+	exec_command: (cmd) => ({ cmd }),
+	shell: (cmd) => ({ command: ['bash', '-lc', cmd] }),
+};
+
+function openaiAnswer(body) {
+	const tool = (body.tools || []).map((t) => t.name).find((n) => n in SHELL_TOOLS);
+	const answered = (Array.isArray(body.input) ? body.input : []).some(
+		(i) => i.type === 'function_call_output' && i.call_id === CALL_ID
+	);
+	if (tool && !answered)
+		return {
+			type: 'function_call',
+			id: 'fc_leash_1',
+			call_id: CALL_ID,
+			name: tool,
+			arguments: JSON.stringify(SHELL_TOOLS[tool](opt.command)),
+			status: 'completed',
+		};
+	return {
+		type: 'message',
+		id: 'msg_leash',
+		role: 'assistant',
+		status: 'completed',
+		content: [{ type: 'output_text', text: DONE_TEXT, annotations: [] }],
+	};
+}
+
+function openaiResponses(body, res) {
+	const item = openaiAnswer(body);
+	const response = {
+		id: 'resp_leash',
+		object: 'response',
+		model: body.model || 'gpt-fake',
+		status: 'completed',
+		output: [item],
+		usage: {
+			input_tokens: 10,
+			input_tokens_details: { cached_tokens: 0 },
+			output_tokens: 10,
+			output_tokens_details: { reasoning_tokens: 0 },
+			total_tokens: 20,
+		},
+	};
+	if (!body.stream) return json(res, 200, response);
+	const events = [
+		['response.created', { type: 'response.created', response: { ...response, status: 'in_progress', output: [] } }],
+		['response.output_item.added', { type: 'response.output_item.added', output_index: 0, item }],
+	];
+	if (item.type === 'message')
+		events.push([
+			'response.output_text.delta',
+			{ type: 'response.output_text.delta', item_id: item.id, output_index: 0, content_index: 0, delta: DONE_TEXT },
+		]);
+	events.push(
+		['response.output_item.done', { type: 'response.output_item.done', output_index: 0, item }],
+		['response.completed', { type: 'response.completed', response }]
+	);
+	sse(res, events);
+}
+
 // ---- dispatch -------------------------------------------------------------
 
 function route(req, body, res) {
 	const path = req.url.split('?')[0];
 	if (req.method === 'POST' && path === '/v1/messages') return anthropicMessages(body, res);
+	if (req.method === 'POST' && path === '/v1/responses') return openaiResponses(body, res);
 	if (req.method === 'POST' && path === '/v1/messages/count_tokens')
 		return json(res, 200, { input_tokens: 10 });
 	json(res, 404, { type: 'error', error: { type: 'not_found_error', message: 'not here' } });
