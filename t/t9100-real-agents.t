@@ -35,8 +35,10 @@ cleanup() {
 trap cleanup EXIT
 
 # What the fake model has the agent run: a read the policy forbids, a
-# write in the workspace, and what the agent holds in its API key variables.
-TOOL_CMD='cat secret.txt; echo hi > out.txt; echo "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY"'
+# write in the workspace, what the agent holds in its API key variables,
+# and a try at the real keys in the environment of the sandbox's init (a
+# clone of leash, which holds them).
+TOOL_CMD='cat secret.txt; echo hi > out.txt; echo "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY"; cat /proc/1/environ'
 
 (cd certs &&
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
@@ -139,6 +141,7 @@ test_expect_success SESSION,SQLITE3,CLAUDE 'the default policy lets claude work:
 
 test_expect_success SESSION,SQLITE3,CLAUDE 'the API key: the agent holds a placeholder, the fake API got the real key, over leash'"'"'s TLS' '
 	grep "^anthropic=leash-placeholder-" tool_result &&
+	grep "/proc/1/environ: Permission denied" tool_result &&
 	! grep "$REAL_KEY" tool_result &&
 	requests /v1/messages | node -e "
 		for (const l of require(\"fs\").readFileSync(0, \"utf8\").trim().split(\"\\n\"))
