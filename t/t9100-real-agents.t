@@ -25,7 +25,7 @@ mkdir -p ws certs
 echo "the-forbidden-contents" >ws/secret.txt
 REAL_KEY=sk-ant-real-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 REAL_OPENAI_KEY=sk-openai-real-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export ANTHROPIC_API_KEY=$REAL_KEY OPENAI_API_KEY=$REAL_OPENAI_KEY
+export ANTHROPIC_API_KEY=$REAL_KEY OPENAI_API_KEY=$REAL_OPENAI_KEY CODEX_API_KEY=$REAL_OPENAI_KEY
 
 SERVER=
 cleanup() {
@@ -38,7 +38,7 @@ trap cleanup EXIT
 # write in the workspace, what the agent holds in its API key variables,
 # and a try at the real keys in the environment of the sandbox's init (a
 # clone of leash, which holds them).
-TOOL_CMD='cat secret.txt; echo hi > out.txt; echo "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY"; cat /proc/1/environ'
+TOOL_CMD='cat secret.txt; echo hi > out.txt; echo "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY codex=$CODEX_API_KEY"; cat /proc/1/environ'
 
 (cd certs &&
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
@@ -87,6 +87,7 @@ lrun() {
 		--upstream-ca ../certs/ca.pem --proxy-ports 80,443,$PORT \
 		--resolve api.anthropic.test=127.0.0.1 --resolve api.openai.test=127.0.0.1 \
 		--secret ANTHROPIC_API_KEY=api.anthropic.test --secret OPENAI_API_KEY=api.openai.test \
+		--secret CODEX_API_KEY=api.openai.test \
 		-e HOME="$AHOME" -e DISABLE_AUTOUPDATER=1 -e CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
 		-e ANTHROPIC_BASE_URL="https://api.anthropic.test:$PORT" \
 		"$@" 2>../leash.err)
@@ -99,13 +100,13 @@ row() {
 	sql "SELECT decision || ' ' || policies FROM events WHERE kind = '$1' AND resource = '$2' ORDER BY session DESC, seq DESC LIMIT 1"
 }
 
-test_expect_success SESSION,SQLITE3,CLAUDE 'claude starts under leash in enforce mode' '
+test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'claude starts under leash in enforce mode' '
 	lrun -- "$CLAUDE" --version >out &&
 	grep "(Claude Code)" out &&
 	test_eq "allow [\"agents-installed\"]" "$(row process.exec "File::\"$CLAUDE\"")"
 '
 
-test_expect_success SESSION,SQLITE3,CLAUDE 'claude -p runs its Bash tool in the sandbox: the write lands, the forbidden read is EPERM' '
+test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'claude -p runs its Bash tool in the sandbox: the write lands, the forbidden read is EPERM' '
 	reset_db && : >api.log &&
 	lrun -- "$CLAUDE" -p "Run the test command." --output-format json --allowedTools Bash </dev/null >claude.json ||
 	{ cat claude.json leash.err; false; } &&
@@ -125,7 +126,7 @@ test_expect_success SESSION,SQLITE3,CLAUDE 'claude -p runs its Bash tool in the 
 	test_eq "deny [\"no-secret-file\"]" "$(row file.open "File::\"$TRASH/ws/secret.txt\"")"
 '
 
-test_expect_success SESSION,SQLITE3,CLAUDE 'the process tree: claude ran the tool command in a bash of its own, every exec allowed' '
+test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'the process tree: claude ran the tool command in a bash of its own, every exec allowed' '
 	CLAUDE_PID=$(sql "SELECT pid FROM events WHERE kind = \"process.exec\" AND exe = \"$CLAUDE\" AND decision = \"allow\" AND policies = \"[\"\"agents-installed\"\"]\"") &&
 	test -n "$CLAUDE_PID" &&
 	TOOL_BASH=$(sql "SELECT pid FROM events WHERE kind = \"process.exec\" AND ppid = $CLAUDE_PID AND exe LIKE \"%/bin/bash\" AND json_extract(details, \"\$.argv[2]\") LIKE \"%cat secret.txt; echo hi > out.txt%\"") &&
@@ -134,12 +135,12 @@ test_expect_success SESSION,SQLITE3,CLAUDE 'the process tree: claude ran the too
 	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"process.exec\" AND decision <> \"allow\"")"
 '
 
-test_expect_success SESSION,SQLITE3,CLAUDE 'the default policy lets claude work: the forbidden read is its only denial, its settings are saved' '
+test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'the default policy lets claude work: the forbidden read is its only denial, its settings are saved' '
 	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\"")" &&
 	grep "\"userID\"" "$AHOME/.claude.json"
 '
 
-test_expect_success SESSION,SQLITE3,CLAUDE 'the API key: the agent holds a placeholder, the fake API got the real key, over leash'"'"'s TLS' '
+test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'the API key: the agent holds a placeholder, the fake API got the real key, over leash'"'"'s TLS' '
 	grep "^anthropic=leash-placeholder-" tool_result &&
 	grep "/proc/1/environ: Permission denied" tool_result &&
 	! grep "$REAL_KEY" tool_result &&
@@ -167,7 +168,7 @@ codex_run() {
 		"$@"
 }
 
-test_expect_success SESSION,SQLITE3,CODEX 'codex exec runs its shell tool in the sandbox: the write lands, the forbidden read is EPERM' '
+test_expect_success SESSION,SQLITE3,NODE,CODEX 'codex exec runs its shell tool in the sandbox: the write lands, the forbidden read is EPERM' '
 	reset_db && : >api.log && rm -f ws/out.txt &&
 	codex_run "Run the test command." </dev/null >codex.jsonl ||
 	{ cat codex.jsonl leash.err; false; } &&
@@ -186,7 +187,7 @@ test_expect_success SESSION,SQLITE3,CODEX 'codex exec runs its shell tool in the
 	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\"")"
 '
 
-test_expect_success SESSION,SQLITE3,CODEX 'codex: the fake API got the real key, the agent and its tool only a placeholder' '
+test_expect_success SESSION,SQLITE3,NODE,CODEX 'codex: the fake API got the real key, the agent and its tool only a placeholder' '
 	grep "openai=leash-placeholder-" codex_result &&
 	! grep "$REAL_OPENAI_KEY" codex_result codex.jsonl &&
 	requests /v1/responses | node -e "
@@ -197,6 +198,32 @@ test_expect_success SESSION,SQLITE3,CODEX 'codex: the fake API got the real key,
 	test_eq 2 "$(sql "SELECT count(*) FROM events WHERE kind = \"http.request\" AND decision = \"allow\" AND json_extract(details, \"\$.host\") = \"api.openai.test\" AND json_extract(details, \"\$.status\") = 200 AND json_extract(details, \"\$.header_rules\") = json_array(\"secret:OPENAI_API_KEY\")")" &&
 	sqlite3 "$DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null &&
 	test_eq 0 "$(cat "$DB"* leash.err | grep -a -c "$REAL_OPENAI_KEY")"
+'
+
+# Codex as it comes: the built-in OpenAI provider (only its address moved,
+# openai_base_url), the key in CODEX_API_KEY, and its default transport, a
+# WebSocket to /v1/responses, relayed by the proxy after the 101.
+test_expect_success SESSION,SQLITE3,NODE,CODEX 'codex over its WebSocket transport: the tool runs, the upgrade carried the real key' '
+	reset_db && : >api.log && rm -f ws/out.txt &&
+	lrun -- "$CODEX" exec --json --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox \
+		-m gpt-4.1 -c "openai_base_url=\"https://api.openai.test:$PORT/v1\"" \
+		"Run the test command." </dev/null >codex-ws.jsonl ||
+	{ cat codex-ws.jsonl leash.err; false; } &&
+	grep "\"type\":\"agent_message\",\"text\":\"All done.\"" codex-ws.jsonl &&
+	test_eq hi "$(cat ws/out.txt)" &&
+	requests /v1/responses | node -e "
+		for (const l of require(\"fs\").readFileSync(0, \"utf8\").trim().split(\"\\n\")) {
+			const r = JSON.parse(l);
+			const out = (Array.isArray(r.body.input) ? r.body.input : []).find(i => i.type === \"function_call_output\");
+			console.log(r.method, r.headers.authorization, out ? JSON.stringify(out.output) : \"-\");
+		}
+	" >ws-requests &&
+	cat ws-requests &&
+	test_eq "GET Bearer $REAL_OPENAI_KEY -" "$(sed -n 1p ws-requests)" &&
+	grep "^WS Bearer $REAL_OPENAI_KEY .*secret.txt: Operation not permitted.*codex=leash-placeholder-" ws-requests &&
+	! grep -e "$REAL_OPENAI_KEY" codex-ws.jsonl &&
+	test_eq "allow GET 101 [\"secret:CODEX_API_KEY\"]" "$(sql "SELECT decision || \" \" || json_extract(details, \"\$.method\") || \" \" || json_extract(details, \"\$.status\") || \" \" || json_extract(details, \"\$.header_rules\") FROM events WHERE kind = \"http.request\" AND json_extract(details, \"\$.host\") = \"api.openai.test\"")" &&
+	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\"")"
 '
 
 test_done

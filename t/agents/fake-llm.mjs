@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { parseArgs } from 'node:util';
+import { WebSocketServer } from 'ws';
 
 const { values: opt } = parseArgs({
 	options: {
@@ -173,7 +174,8 @@ function openaiAnswer(body) {
 	};
 }
 
-function openaiResponses(body, res) {
+// The events of one Responses answer, as the API streams them.
+function openaiEvents(body) {
 	const item = openaiAnswer(body);
 	const response = {
 		id: 'resp_leash',
@@ -189,9 +191,18 @@ function openaiResponses(body, res) {
 			total_tokens: 20,
 		},
 	};
-	if (!body.stream) return json(res, 200, response);
+	const created = [
+		'response.created',
+		{ type: 'response.created', response: { ...response, status: 'in_progress', output: [] } },
+	];
+	// A warm-up (codex sends one when it connects): nothing generated.
+	if (body.generate === false)
+		return {
+			response,
+			events: [created, ['response.completed', { type: 'response.completed', response: { ...response, output: [] } }]],
+		};
 	const events = [
-		['response.created', { type: 'response.created', response: { ...response, status: 'in_progress', output: [] } }],
+		created,
 		['response.output_item.added', { type: 'response.output_item.added', output_index: 0, item }],
 	];
 	if (item.type === 'message')
@@ -203,7 +214,34 @@ function openaiResponses(body, res) {
 		['response.output_item.done', { type: 'response.output_item.done', output_index: 0, item }],
 		['response.completed', { type: 'response.completed', response }]
 	);
+	return { response, events };
+}
+
+function openaiResponses(body, res) {
+	const { response, events } = openaiEvents(body);
+	if (!body.stream) return json(res, 200, response);
 	sse(res, events);
+}
+
+// Codex's default transport: a WebSocket on the same path, one
+// response.create message per turn, the events back as JSON messages.
+const wss = new WebSocketServer({ noServer: true });
+
+function openaiWebSocket(req, socket, head) {
+	log({ method: req.method, url: req.url, headers: req.headers, body: { upgrade: 'websocket' } });
+	wss.handleUpgrade(req, socket, head, (ws) =>
+		ws.on('message', (data) => {
+			let msg = {};
+			try {
+				msg = JSON.parse(data.toString());
+			} catch {
+				msg = { unparsed: data.toString() };
+			}
+			log({ method: 'WS', url: req.url, headers: req.headers, body: msg });
+			if (msg.type !== 'response.create') return;
+			for (const [, event] of openaiEvents(msg).events) ws.send(JSON.stringify(event));
+		})
+	);
 }
 
 // ---- dispatch -------------------------------------------------------------
@@ -217,6 +255,10 @@ function route(req, body, res) {
 	json(res, 404, { type: 'error', error: { type: 'not_found_error', message: 'not here' } });
 }
 
+function log(entry) {
+	fs.appendFileSync(opt.log, JSON.stringify(entry) + '\n');
+}
+
 function handle(req, res) {
 	const chunks = [];
 	req.on('data', (c) => chunks.push(c));
@@ -228,10 +270,7 @@ function handle(req, res) {
 		} catch {
 			body = { unparsed: text };
 		}
-		fs.appendFileSync(
-			opt.log,
-			JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }) + '\n'
-		);
+		log({ method: req.method, url: req.url, headers: req.headers, body });
 		route(req, body, res);
 	});
 }
@@ -239,4 +278,8 @@ function handle(req, res) {
 const server = opt.cert
 	? https.createServer({ cert: fs.readFileSync(opt.cert), key: fs.readFileSync(opt.key) }, handle)
 	: http.createServer(handle);
+server.on('upgrade', (req, socket, head) => {
+	if (req.url.split('?')[0] === '/v1/responses') return openaiWebSocket(req, socket, head);
+	socket.destroy();
+});
 server.listen(0, '127.0.0.1', () => console.log(`ready ${server.address().port}`));
