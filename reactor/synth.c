@@ -25,8 +25,11 @@
  *     endpoints (the proxy, the DNS forwarder) are not the agent's business;
  *   - MCP tools per server (resource in MCP::Server, tool in [...]).
  *
- * The text is parsed before it is returned: a synthesis leash itself would
- * refuse is an error, never output.
+ * Names (the agent's file names, host names, tool names) are Cedar strings,
+ * escaped by put_entity, so no name becomes policy text; a name that is not
+ * UTF-8, which Cedar cannot write, is left out and counted. The text is
+ * parsed before it is returned: a synthesis leash itself would refuse is an
+ * error, never output.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -54,7 +57,7 @@ struct facts {
 	struct strv resolved; /* names resolved (dns.query) */
 	struct strv answers; /* "ip\tname" from allowed DNS answers */
 	struct strv tools; /* "server\ttool" */
-	long used, denied, skipped;
+	long used, denied, skipped, unnamed;
 };
 
 static int strv_add(struct strv *s, const char *str)
@@ -338,6 +341,16 @@ static int add_access(struct facts *f, const char *kind, const char *action, con
 	return 2;
 }
 
+/* Cedar text is Unicode: a name that is not UTF-8 (a file name is any
+ * bytes) cannot be written in a policy. jansson checks as Cedar does. */
+static bool cedar_can_name(const char *id)
+{
+	json_t *s = json_string(id);
+
+	json_decref(s);
+	return s != NULL;
+}
+
 static int add_event(struct facts *f, const char *kind, const char *action, const char *resource,
 		     const char *decision, const char *details_text)
 {
@@ -351,6 +364,10 @@ static int add_event(struct facts *f, const char *kind, const char *action, cons
 	}
 	if (!split_resource(resource, type, sizeof(type), id, sizeof(id))) {
 		f->skipped++;
+		return 0;
+	}
+	if (!cedar_can_name(id)) {
+		f->unnamed++; /* left out: the access stays denied */
 		return 0;
 	}
 	details = json_loads(details_text, 0, NULL);
@@ -660,6 +677,11 @@ char *synth_policy(sqlite3 *db, const struct synth_options *o, char *err, size_t
 		"// actions synthesis has no rule for. Everything the session did, nothing\n"
 		"// else: review it, run it in shadow mode, then enforce it.\n",
 		uuid, command, f.used, f.denied, f.skipped);
+	if (f.unnamed)
+		fprintf(out,
+			"// %ld accesses to names that are not UTF-8 are left out: Cedar cannot\n"
+			"// name them, so they stay denied.\n",
+			f.unnamed);
 	if (o->collapse)
 		fprintf(out,
 			"// Directories two or more levels deep with %u or more entries opened are\n"

@@ -72,6 +72,51 @@ test_expect_success SESSION 'denied accesses are left out and counted; --collaps
 	! grep "Dir::\"$TRASH/ws/data/\"" s3.cedar
 '
 
+# Names the agent chose, recorded, then written into a policy the user may
+# apply: each must stay one string (quotes, backslashes, control characters,
+# a Cedar escape spelled out), a name that spells policy text must never
+# become policy text, and a name that is not UTF-8 (which Cedar cannot
+# write) is left out, not the end of the synthesis.
+mkdir -p "ws/inj/\"]; permit(principal, action, resource); " &&
+cat >ws/inj-names.sh <<\EOF
+d=inj
+for n in 'q"uote' 'back\slash\' 'esc\u{22}x' "$(printf 'nl\npermit(principal, action, resource);\nx')" \
+	"$(printf 'cr\rpermit(principal, action, resource);\r')" "$(printf 'tab\tdel\177')" \
+	'"]; permit(principal, action, resource); /x' "$(printf 'bad\377\376utf8')"; do
+	case "$1" in make) echo x >"$d/$n" ;; *) cat "$d/$n" >/dev/null || exit 1 ;; esac
+done
+EOF
+(cd ws && sh inj-names.sh make)
+
+test_expect_success SESSION 'a file name the agent chose cannot inject policy text into a synthesis' '
+	run "$TRASH/inj.db" record ../nothing.cedar "sh inj-names.sh read" &&
+	"$LEASH" policy synthesize --db inj.db --collapse 0 >inj.cedar &&
+	cat inj.cedar &&
+	"$LEASH" policy check inj.cedar &&
+	test_eq 2 "$(grep -c "^permit" inj.cedar)" &&
+	grep "^// 1 accesses to names that are not UTF-8 are left out" inj.cedar &&
+	for r in "File::\"$TRASH/ws/secret/key\"" "File::\"/etc/shadow\"" "Dir::\"/\""; do
+		test_expect_code 1 "$LEASH" policy eval inj.cedar --principal "User::\"agent\"" \
+			--action FileOpen --resource "$r" >out &&
+		grep "decision: deny" out || return 1
+	done &&
+	test_expect_code 1 "$LEASH" policy eval inj.cedar --principal "User::\"agent\"" \
+		--action NetworkConnect --resource "Host::\"203.0.113.1:443\"" >out &&
+	grep "decision: deny" out &&
+	"$LEASH" policy eval inj.cedar --principal "User::\"agent\"" --action FileOpenReadOnly \
+		--resource "File::\"$TRASH/ws/inj/q\\\"uote\"" >out &&
+	grep "decision: allow" out
+'
+
+test_expect_success SESSION 'enforced, the synthesis names those files exactly: all read but the one it left out' '
+	run "$TRASH/inj-enf.db" enforce ../inj.cedar "sh inj-names.sh read" 2>err; test $? -ne 0 &&
+	grep "bad.*utf8.*Operation not permitted" err &&
+	test_eq 1 "$(sqlite3 inj-enf.db "SELECT count(*) FROM events WHERE decision = '\''deny'\''")" &&
+	sqlite3 inj-enf.db "SELECT resource FROM events WHERE decision = '\''deny'\''" | grep "/ws/inj/bad" &&
+	run "$TRASH/inj-enf.db" enforce ../inj.cedar "cat secret/key" 2>err; test $? -ne 0 &&
+	grep "secret/key: Operation not permitted" err
+'
+
 test_expect_success SQLITE3 'bad input: a clear error and exit 1 or 2, nothing on stdout' '
 	uuid=$(sqlite3 rec.db "SELECT uuid FROM sessions") &&
 	"$LEASH" policy synthesize --db rec.db --session "$(echo $uuid | cut -c1-6)" >one.cedar &&
