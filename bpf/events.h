@@ -260,6 +260,10 @@ _Static_assert(sizeof(struct net_origdst) == 24, "net_origdst layout");
  * verdict of its forbidden name in that class (flagged LSM_V_INODE). An
  * access to that inode is decided by it, whatever name it uses; being in
  * the trie, these entries are swapped with the policy they came from.
+ * Type LSM_TYPE_ABOVE keys, class LSM_CLASS_WRITE only, the directories
+ * above a forbidden name whose read-write verdict denies, with that
+ * verdict: renaming one would move the forbidden name (only
+ * lsm/inode_rename looks them up).
  */
 enum {
 	EV_LSM_FILE = 48, /* file_open or bprm_check_security */
@@ -281,6 +285,7 @@ enum {
 	LSM_TYPE_FILE = 1,
 	LSM_TYPE_DIR = 2,
 	LSM_TYPE_INODE = 3, /* path holds a struct lsm_inode_id */
+	LSM_TYPE_ABOVE = 4, /* the same, of a directory above a forbidden name */
 };
 
 /* The key's path bytes of an inode entry: dev is the kernel's encoding
@@ -339,6 +344,7 @@ struct lsm_verdict {
 #define LSM_F_UNLINK (1u << 9) /* unlink, rmdir */
 #define LSM_F_CREATE (1u << 10) /* mkdir, mknod, symlink */
 #define LSM_F_SETATTR (1u << 11) /* truncate, chmod, chown */
+#define LSM_F_ABOVE (1u << 12) /* a rename of a directory above a forbidden name */
 
 /* A record of variable size: the path's bytes (NUL included) follow the
  * fixed part, and hdr.size is offsetof(path) + path_len rounded up to 8. */

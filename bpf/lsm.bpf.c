@@ -28,7 +28,8 @@
  *     hard link or a rename are decided as read-write opens of the
  *     nearest file or directory a forbid names at or above them (so
  *     nothing is linked or moved out of, or into, a forbidden Dir, even a
- *     file created there after the policy was compiled); so are the names
+ *     file created there after the policy was compiled), and a directory
+ *     renamed as the forbidden name below it (which it would move); so are the names
  *     unlink, rmdir, mkdir, mknod and symlink remove or create, and the
  *     files truncate, chmod and chown change (no open decides those);
  *   - lsm/mmap_file: `ld.so PROGRAM` reads and maps PROGRAM instead of
@@ -174,10 +175,11 @@ static __always_inline void build_key(struct lsm_key *k, struct ev_lsm_file *e)
 		k->path[n] = '/';
 }
 
-/* The inode entry of (DEV, INO) in class CLS of TRIE, K as scratch: the
- * verdict of the file's forbidden name, or NULL when no forbid names it. */
-static __always_inline struct lsm_verdict *inode_verdict(void *trie, struct lsm_key *k, __u8 cls,
-							 __u32 dev, __u64 ino)
+/* The inode entry (TYPE LSM_TYPE_INODE, or LSM_TYPE_ABOVE) of (DEV, INO)
+ * in class CLS of TRIE, K as scratch: the verdict of the file's forbidden
+ * name (of one below it), or NULL when no forbid names it. */
+static __always_inline struct lsm_verdict *inode_entry(void *trie, struct lsm_key *k, __u8 cls,
+						       __u8 type, __u32 dev, __u64 ino)
 {
 	struct lsm_inode_id id = { .dev = dev, .ino_lo = (__u32)ino, .ino_hi = ino >> 32 };
 	struct lsm_verdict *v;
@@ -185,10 +187,16 @@ static __always_inline struct lsm_verdict *inode_verdict(void *trie, struct lsm_
 	__builtin_memset(k, 0, sizeof(*k));
 	k->prefixlen = LSM_PLEN_MAX;
 	k->cls = cls;
-	k->type = LSM_TYPE_INODE;
+	k->type = type;
 	__builtin_memcpy(k->path, &id, sizeof(id));
 	v = bpf_map_lookup_elem(trie, k);
 	return v && (v->flags & LSM_V_INODE) ? v : NULL;
+}
+
+static __always_inline struct lsm_verdict *inode_verdict(void *trie, struct lsm_key *k, __u8 cls,
+							 __u32 dev, __u64 ino)
+{
+	return inode_entry(trie, k, cls, LSM_TYPE_INODE, dev, ino);
 }
 
 /* The verdict for E (cls, type, path, dev, ino filled in), into E->v. */
@@ -420,6 +428,39 @@ static __always_inline int decide_inodes(struct dentry *d, struct inode *inode, 
 	return finish(s);
 }
 
+/* Renaming the directory D moves every name below it: a directory above
+ * a name a forbid denies read-write opens of is refused as that name
+ * would be (files made there after the policy was compiled have no inode
+ * entry, and would be reached by their new path). */
+static __always_inline int decide_above(struct dentry *d, __u16 flag)
+{
+	struct inode *inode = d->d_inode;
+	struct lsm_verdict *v;
+	struct scratch *s;
+	__u32 zero = 0;
+	void *trie;
+
+	if (!inode || (inode->i_mode & S_IFMT) != S_IFDIR)
+		return 0;
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	trie = bpf_map_lookup_elem(&lsm_policy_map, &zero);
+	if (!s || !trie)
+		return policy_mode == 2 ? -EPERM : 0;
+	v = inode_entry(trie, &s->key, LSM_CLASS_WRITE, LSM_TYPE_ABOVE, inode->i_sb->s_dev,
+			inode->i_ino);
+	if (!v || v->action == LSM_ALLOW)
+		return 0;
+	s = start_task(LSM_CLASS_WRITE);
+	if (!s)
+		return policy_mode == 2 ? -EPERM : 0;
+	s->ev.type = LSM_TYPE_DIR;
+	s->ev.ino = inode->i_ino;
+	s->ev.dev = inode->i_sb->s_dev;
+	s->ev.flags |= flag | LSM_F_INODE | LSM_F_ABOVE;
+	s->ev.v = *v;
+	return finish(s);
+}
+
 SEC("lsm/inode_link")
 int BPF_PROG(handle_inode_link, struct dentry *old_dentry, struct inode *dir,
 	     struct dentry *new_dentry)
@@ -447,6 +488,9 @@ int BPF_PROG(handle_inode_rename, struct inode *old_dir, struct dentry *old_dent
 		return 0;
 	stat_inc(LSM_STAT_SEEN);
 	rc = decide_inodes(old_dentry, old_dentry->d_inode, LSM_F_RENAME_FROM);
+	if (rc)
+		return rc;
+	rc = decide_above(old_dentry, LSM_F_RENAME_FROM);
 	if (rc)
 		return rc;
 	return decide_inodes(new_dentry, new_dentry->d_inode, LSM_F_RENAME_TO);

@@ -20,6 +20,9 @@ void forbidden_inodes_free(struct forbidden_inodes *set)
 	for (size_t i = 0; i < set->n; i++)
 		free(set->v[i].path);
 	free(set->v);
+	for (size_t i = 0; i < set->nabove; i++)
+		free(set->above[i].path);
+	free(set->above);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -32,32 +35,59 @@ static int inode_cmp(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
-static void inode_add(struct forbidden_inodes *set, const struct stat *st, const char *path)
+/* Appends (ST's dev and ino, PATH without a final '/', DIR) to *V. */
+static void vec_add(struct forbidden_inode **v, size_t *n, size_t *cap, const struct stat *st,
+		    const char *path, bool dir)
 {
-	struct forbidden_inode *v;
 	size_t len = strlen(path);
 
-	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
-		return;
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 64;
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct forbidden_inode *nv = realloc(*v, c * sizeof(*nv));
 
-		v = realloc(set->v, cap * sizeof(*v));
-		if (!v)
+		if (!nv)
 			return;
-		set->v = v;
-		set->cap = cap;
+		*v = nv;
+		*cap = c;
 	}
 	/* a Dir id ends in '/', the root is "/" */
 	if (len > 1 && path[len - 1] == '/')
 		len--;
-	set->v[set->n].path = strndup(path, len);
-	if (!set->v[set->n].path)
+	(*v)[*n].path = strndup(path, len);
+	if (!(*v)[*n].path)
 		return;
-	set->v[set->n].dir = S_ISDIR(st->st_mode);
-	set->v[set->n].dev = st->st_dev;
-	set->v[set->n].ino = st->st_ino;
-	set->n++;
+	(*v)[*n].dir = dir;
+	(*v)[*n].dev = st->st_dev;
+	(*v)[*n].ino = st->st_ino;
+	(*n)++;
+}
+
+static void inode_add(struct forbidden_inodes *set, const struct stat *st, const char *path)
+{
+	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))
+		vec_add(&set->v, &set->n, &set->cap, st, path, S_ISDIR(st->st_mode));
+}
+
+/* Adds each directory above PATH (a File or Dir id; DIR says which), up to
+ * the root, with PATH as its forbidden name. */
+static void above_add(struct forbidden_inodes *set, const char *path, bool dir)
+{
+	char up[PATH_MAX];
+	size_t len = strlen(path);
+	struct stat st;
+
+	if (len >= sizeof(up) || path[0] != '/')
+		return;
+	memcpy(up, path, len + 1);
+	while (len > 1) {
+		if (up[len - 1] == '/')
+			len--;
+		while (len > 1 && up[len - 1] != '/')
+			len--;
+		up[len] = '\0';
+		if (lstat(up, &st) == 0 && S_ISDIR(st.st_mode))
+			vec_add(&set->above, &set->nabove, &set->capabove, &st, path, dir);
+	}
 }
 
 /* Adds the files at or under PATH, depth first, while BUDGET lasts. */
@@ -110,14 +140,19 @@ void forbidden_inodes_collect(const struct cedar_policy_set *ps, struct forbidde
 
 				if ((tg->op == CEDAR_TARGET_EQ || tg->op == CEDAR_TARGET_IN) &&
 				    tg->type && tg->id &&
-				    (strcmp(tg->type, "File") == 0 || strcmp(tg->type, "Dir") == 0))
+				    (strcmp(tg->type, "File") == 0 ||
+				     strcmp(tg->type, "Dir") == 0)) {
 					inode_scan(set, tg->id, &budget);
+					above_add(set, tg->id, strcmp(tg->type, "Dir") == 0);
+				}
 			}
 		}
 		cedar_rules_free(&rules);
 	}
 	if (set->n)
 		qsort(set->v, set->n, sizeof(set->v[0]), inode_cmp);
+	if (set->nabove)
+		qsort(set->above, set->nabove, sizeof(set->above[0]), inode_cmp);
 }
 
 const char *forbidden_inodes_find(const struct forbidden_inodes *set, dev_t dev, ino_t ino)
@@ -129,4 +164,14 @@ const char *forbidden_inodes_find(const struct forbidden_inodes *set, dev_t dev,
 		return NULL;
 	hit = bsearch(&key, set->v, set->n, sizeof(key), inode_cmp);
 	return hit ? hit->path : NULL;
+}
+
+const struct forbidden_inode *forbidden_inodes_find_above(const struct forbidden_inodes *set,
+							  dev_t dev, ino_t ino)
+{
+	struct forbidden_inode key = { .dev = dev, .ino = ino };
+
+	if (!set->nabove)
+		return NULL;
+	return bsearch(&key, set->above, set->nabove, sizeof(key), inode_cmp);
 }

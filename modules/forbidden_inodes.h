@@ -10,6 +10,12 @@
  * reached by: the fanotify backend in the loop for files (modules/file.c),
  * the BPF LSM backend in the kernel for files and directories, from trie
  * entries compiled from this set (modules/lsm.c).
+ *
+ * Renaming a directory above a forbidden name moves the name with it: the
+ * files inside that the scan found keep their inode entries, but one made
+ * there later would be reached by its new path. So the set also keeps the
+ * directories above each name a forbid names (up to the root), each with
+ * that forbidden name, for the BPF LSM backend to refuse their renames.
  */
 #ifndef LEASH_FORBIDDEN_INODES_H
 #define LEASH_FORBIDDEN_INODES_H
@@ -32,6 +38,10 @@ struct forbidden_inode {
 struct forbidden_inodes {
 	struct forbidden_inode *v; /* sorted by (dev, ino) */
 	size_t n, cap;
+	/* the directories above each forbidden name, sorted by (dev, ino);
+	 * path and dir are the forbidden name's (one entry per pair) */
+	struct forbidden_inode *above;
+	size_t nabove, capabove;
 	bool truncated; /* a forbidden directory had more entries than the scan reads */
 };
 
@@ -44,6 +54,11 @@ void forbidden_inodes_collect(const struct cedar_policy_set *ps, struct forbidde
 /* The forbidden name of (DEV, INO) in SET, or NULL. SET keeps it. Callers
  * deciding files only pass a regular file's inode. */
 const char *forbidden_inodes_find(const struct forbidden_inodes *set, dev_t dev, ino_t ino);
+
+/* An entry of SET->above for the directory (DEV, INO): a forbidden name
+ * below it, or NULL. */
+const struct forbidden_inode *forbidden_inodes_find_above(const struct forbidden_inodes *set,
+							  dev_t dev, ino_t ino);
 
 void forbidden_inodes_free(struct forbidden_inodes *set);
 

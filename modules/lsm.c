@@ -490,6 +490,26 @@ static int set_put_inodes(const struct lsm_set *s, int fd)
 				return -errno;
 		}
 	}
+	/* Directories above a forbidden name: only the denying verdicts, so
+	 * that of two names below one directory, a denial is what stays. */
+	for (size_t i = 0; i < s->inodes.nabove; i++) {
+		const struct forbidden_inode *f = &s->inodes.above[i];
+		struct lsm_inode_id id = { .dev = kernel_dev(f->dev),
+					   .ino_lo = (uint32_t)f->ino,
+					   .ino_hi = (uint32_t)((uint64_t)f->ino >> 32) };
+		struct lsm_key k = { .prefixlen = LSM_PLEN_INODE,
+				     .cls = LSM_CLASS_WRITE,
+				     .type = LSM_TYPE_ABOVE };
+		struct lsm_verdict v =
+			entry_verdict(s, set_match(s, LSM_CLASS_WRITE, f->dir, f->path));
+
+		if (v.action == LSM_ALLOW)
+			continue;
+		v.flags = LSM_V_INODE;
+		memcpy(k.path, &id, sizeof(id));
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) < 0)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -505,7 +525,8 @@ int lsm_set_trie(const struct lsm_set *s, const struct bpf_object *obj, const st
 	int fd, rc = 0;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "lsm_trie", sizeof(struct lsm_key),
-			    sizeof(struct lsm_verdict), (uint32_t)(s->n + 3 * s->inodes.n), &opts);
+			    sizeof(struct lsm_verdict),
+			    (uint32_t)(s->n + 3 * s->inodes.n + s->inodes.nabove), &opts);
 	if (fd < 0)
 		return -errno;
 	for (size_t i = 0; i < s->n && !rc; i++) {
@@ -637,15 +658,24 @@ static int stamp(struct record *r, const struct ev_lsm_file *e, const char *rtyp
 	return rc;
 }
 
-/* The forbidden name of the inode of E, when the kernel decided by it. */
-static const char *forbidden_name(const struct ev_lsm_file *e)
+/* The forbidden name of the inode of E, when the kernel decided by it
+ * (for a directory above one, that name; *DIR says whether it is a Dir). */
+static const char *forbidden_name(const struct ev_lsm_file *e, bool *dir)
 {
 	const struct lsm_set *s = set_of_gen(e->v.gen);
+	dev_t dev = makedev(e->dev >> 20, e->dev & 0xfffff);
+	const struct forbidden_inode *f;
 
+	*dir = e->type == LSM_TYPE_DIR;
 	if (!s || !(e->flags & (LSM_F_INODE | LSM_F_MPROTECT)))
 		return NULL;
-	return forbidden_inodes_find(&s->inodes, makedev(e->dev >> 20, e->dev & 0xfffff),
-				     (ino_t)e->ino);
+	if (!(e->flags & LSM_F_ABOVE))
+		return forbidden_inodes_find(&s->inodes, dev, (ino_t)e->ino);
+	/* one of the names below; a denying one, as the kernel's entry */
+	f = forbidden_inodes_find_above(&s->inodes, dev, (ino_t)e->ino);
+	if (f)
+		*dir = f->dir;
+	return f ? f->path : NULL;
 }
 
 static const char *record_kind(const struct ev_lsm_file *e)
@@ -666,9 +696,9 @@ static const char *record_kind(const struct ev_lsm_file *e)
 static void decode(const struct ev_lsm_file *e, size_t size)
 {
 	char id[LSM_PATH_MAX + 2], resource[LSM_PATH_MAX + 16], exe[PATH_MAX];
-	bool exec = e->cls == LSM_CLASS_EXEC;
-	const char *rtype = e->type == LSM_TYPE_DIR ? "Dir" : "File";
-	const char *name = forbidden_name(e);
+	bool exec = e->cls == LSM_CLASS_EXEC, dir;
+	const char *name = forbidden_name(e, &dir);
+	const char *rtype = dir ? "Dir" : "File";
 	struct policy_verdict v;
 	struct record *r;
 	size_t n = e->path_len;
@@ -678,7 +708,7 @@ static void decode(const struct ev_lsm_file *e, size_t size)
 		return;
 	}
 	snprintf(id, sizeof(id), "%s", name ? name : n ? e->path : "");
-	if (e->type == LSM_TYPE_DIR && id[0] && strcmp(id, "/") != 0)
+	if (dir && id[0] && strcmp(id, "/") != 0)
 		strcat(id, "/");
 	r = record_new(record_kind(e));
 	if (!r)
@@ -708,6 +738,8 @@ static void decode(const struct ev_lsm_file *e, size_t size)
 	if (e->flags & (LSM_F_RENAME_FROM | LSM_F_RENAME_TO))
 		json_object_set_new(r->details, "rename",
 				    json_string(e->flags & LSM_F_RENAME_FROM ? "from" : "to"));
+	if (e->flags & LSM_F_ABOVE)
+		json_object_set_new(r->details, "above", json_true());
 	if (stamp(r, e, rtype, id, &v) < 0) {
 		record_unref(r);
 		return;

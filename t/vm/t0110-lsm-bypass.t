@@ -8,7 +8,7 @@ test_expect_success 'the guest kernel lists bpf among its LSMs' '
 	grep -q "\(^\|,\)bpf\(,\|$\)" /sys/kernel/security/lsm
 '
 
-mkdir -p ws/secret ws/ok ws/bin && echo key >ws/secret/key &&
+mkdir -p ws/secret ws/ok ws/bin ws/proj/vault && echo key >ws/secret/key &&
 cp "$(command -v sqlite3)" ws/bin/tool &&
 ln ws/secret/key ws/ok/prelinked &&
 cat >policy.cedar <<EOF2
@@ -18,6 +18,8 @@ permit (principal, action == Action::"FileOpen", resource);
 permit (principal, action == Action::"ProcessExec", resource);
 @id("no-secret")
 forbid (principal, action == Action::"FileOpen", resource) when { resource in Dir::"$TRASH/ws/secret/" };
+@id("no-vault")
+forbid (principal, action == Action::"FileOpen", resource) when { resource in Dir::"$TRASH/ws/proj/vault/" };
 @id("no-tool")
 forbid (principal, action == Action::"ProcessExec", resource == File::"$TRASH/ws/bin/tool");
 EOF2
@@ -47,6 +49,25 @@ test_expect_success SESSION '...the rows: each names the forbidden name and the 
 	test_eq "deny [\"no-secret\"]" "$(row file.link "File::\"$TRASH/ws/secret/key\"")" &&
 	test_eq "deny [\"no-secret\"]" "$(row file.rename "File::\"$TRASH/ws/secret/key\"")" &&
 	test_eq "deny [\"no-tool\"] 1" "$(sql "SELECT decision || '\'' '\'' || policies || '\'' '\'' || json_extract(details, \"\$.via_loader\") FROM events WHERE kind = '\''process.exec'\'' AND resource = '\''File::\"$TRASH/ws/bin/tool\"'\'' ORDER BY seq DESC LIMIT 1")"
+'
+
+# A directory above a forbidden Dir moves the Dir with it: a file made
+# there after the policy was compiled (no inode entry) would then be read
+# by its new path. The session waits for the file, made outside it.
+test_expect_success SESSION 'enforce: a directory above a forbidden Dir cannot be renamed' '
+	rm -f ws/ok/started ws/ok/ready &&
+	(cd ws && "$LEASH" --db "$DB" -q --listen "" --mode enforce --allow-degraded --policy ../policy.cedar -- sh -c "
+		touch ok/started
+		until [ -e ok/ready ]; do sleep 0.1; done
+		mv proj proj2; echo mv=\$?
+		cat proj2/vault/new 2>/dev/null || cat proj/vault/new; echo cat=\$?
+	") >out 2>err &
+	i=0 && while [ ! -e ws/ok/started ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done &&
+	echo new >ws/proj/vault/new && touch ws/ok/ready &&
+	wait $! ; cat out err &&
+	grep -x "mv=1" out && grep -x "cat=1" out &&
+	test -f ws/proj/vault/new && ! test -e ws/proj2 &&
+	test_eq "deny [\"no-vault\"]" "$(row file.rename "Dir::\"$TRASH/ws/proj/vault/\"")"
 '
 
 test_expect_success SESSION 'shadow: the same commands run, and the rows say would_deny' '
