@@ -12,10 +12,12 @@ test_description='real AI coding agents (Claude Code, Codex) under leash in enfo
 AGENTS=$TEST_DIRECTORY/agents
 CLAUDE=$AGENTS/node_modules/.bin/claude
 CODEX=$AGENTS/node_modules/.bin/codex
+GEMINI=$AGENTS/node_modules/.bin/gemini
 command -v node >/dev/null && test_set_prereq NODE
 command -v openssl >/dev/null && test_set_prereq OPENSSL
 "$CLAUDE" --version >/dev/null 2>&1 && test_set_prereq CLAUDE
 "$CODEX" --version >/dev/null 2>&1 && test_set_prereq CODEX
+"$GEMINI" --version >/dev/null 2>&1 && test_set_prereq GEMINI
 
 # The agent's home sits outside the sandbox's writable directories (/tmp,
 # where $TRASH is, is writable by the default policy), as a user's does.
@@ -25,7 +27,9 @@ mkdir -p ws certs
 echo "the-forbidden-contents" >ws/secret.txt
 REAL_KEY=sk-ant-real-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 REAL_OPENAI_KEY=sk-openai-real-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+REAL_GEMINI_KEY=gemini-real-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export ANTHROPIC_API_KEY=$REAL_KEY OPENAI_API_KEY=$REAL_OPENAI_KEY CODEX_API_KEY=$REAL_OPENAI_KEY
+export GEMINI_API_KEY=$REAL_GEMINI_KEY
 
 SERVER=
 cleanup() {
@@ -38,14 +42,14 @@ trap cleanup EXIT
 # write in the workspace, what the agent holds in its API key variables,
 # and a try at the real keys in the environment of the sandbox's init (a
 # clone of leash, which holds them).
-TOOL_CMD='cat secret.txt; echo hi > out.txt; echo "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY codex=$CODEX_API_KEY"; cat /proc/1/environ'
+TOOL_CMD='cat secret.txt; echo hi > out.txt; echo "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY codex=$CODEX_API_KEY gemini=$GEMINI_API_KEY"; cat /proc/1/environ'
 
 (cd certs &&
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 		-subj "/CN=leash t9100 CA" -keyout ca.key -out ca.pem &&
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=api.anthropic.test" \
 		-keyout server.key -out server.csr &&
-	printf 'subjectAltName=DNS:api.anthropic.test,DNS:api.openai.test\nextendedKeyUsage=serverAuth\n' >ext.cnf &&
+	printf 'subjectAltName=DNS:api.anthropic.test,DNS:api.openai.test,DNS:api.gemini.test\nextendedKeyUsage=serverAuth\n' >ext.cnf &&
 	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
 		-extfile ext.cnf -out server.pem) >certs.out 2>&1
 node "$AGENTS/fake-llm.mjs" --log "$TRASH/api.log" --command "$TOOL_CMD" \
@@ -69,12 +73,20 @@ test_expect_success NODE,OPENSSL 'the fake model API listens, over HTTPS with a 
 # The home leash fills in is the invoking user's (identity.c): the test
 # moves every rule about it to the agent's home.
 REAL_HOME=$(getent passwd "${SUDO_UID:-$(id -u)}" | cut -d: -f6)
-(cd ws && "$LEASH" policy default) | sed "s|\"${REAL_HOME:?}/|\"$AHOME/|g" >policy.cedar
+# Connections: the model APIs only, instead of the default's anywhere, so
+# nothing the agents try on the side (telemetry, update checks) leaves the
+# machine: the proxy answers 403 without dialing, the DNS forwarder NXDOMAIN.
+(cd ws && "$LEASH" policy default) | sed "s|\"${REAL_HOME:?}/|\"$AHOME/|g" |
+	sed '/^@id("connect-anywhere")$/,/^$/d' >policy.cedar
 cat >>policy.cedar <<EOF
+
+@id("model-apis")
+permit (principal, action == Action::"NetworkConnect", resource)
+when { resource in [Host::"api.anthropic.test", Host::"api.openai.test", Host::"api.gemini.test"] };
 
 @id("agents-installed")
 permit (principal, action in [Action::"FileOpenReadOnly", Action::"ProcessExec"], resource)
-when { resource in Dir::"$AGENTS/node_modules/" };
+when { resource in Dir::"$AGENTS/" };
 
 @id("no-secret-file")
 forbid (principal, action == Action::"FileOpen", resource == File::"$TRASH/ws/secret.txt");
@@ -86,8 +98,9 @@ lrun() {
 	(cd ws && leash_run --mode enforce --policy ../policy.cedar --listen '' \
 		--upstream-ca ../certs/ca.pem --proxy-ports 80,443,$PORT \
 		--resolve api.anthropic.test=127.0.0.1 --resolve api.openai.test=127.0.0.1 \
+		--resolve api.gemini.test=127.0.0.1 \
 		--secret ANTHROPIC_API_KEY=api.anthropic.test --secret OPENAI_API_KEY=api.openai.test \
-		--secret CODEX_API_KEY=api.openai.test \
+		--secret CODEX_API_KEY=api.openai.test --secret GEMINI_API_KEY=api.gemini.test \
 		-e HOME="$AHOME" -e DISABLE_AUTOUPDATER=1 -e CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
 		-e ANTHROPIC_BASE_URL="https://api.anthropic.test:$PORT" \
 		"$@" 2>../leash.err)
@@ -95,6 +108,10 @@ lrun() {
 # requests PATH: the JSON lines the fake API logged for PATH, in order
 requests() {
 	grep "\"url\":\"$1" api.log
+}
+# only_api HOST: every HTTP request the agent made elsewhere was denied
+only_api() {
+	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"http.request\" AND decision <> \"deny\" AND json_extract(details, \"\$.host\") <> \"$1\"")"
 }
 row() {
 	sql "SELECT decision || ' ' || policies FROM events WHERE kind = '$1' AND resource = '$2' ORDER BY session DESC, seq DESC LIMIT 1"
@@ -135,8 +152,9 @@ test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'the process tree: claude ran th
 	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"process.exec\" AND decision <> \"allow\"")"
 '
 
-test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'the default policy lets claude work: the forbidden read is its only denial, its settings are saved' '
-	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\"")" &&
+test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'the default policy lets claude work: the forbidden read is its only file or exec denial, its settings are saved, no request left but to the API' '
+	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\" AND kind IN (\"file.open\", \"process.exec\")")" &&
+	only_api api.anthropic.test &&
 	grep "\"userID\"" "$AHOME/.claude.json"
 '
 
@@ -184,7 +202,8 @@ test_expect_success SESSION,SQLITE3,NODE,CODEX 'codex exec runs its shell tool i
 	grep "secret.txt: Operation not permitted" codex_result &&
 	! grep the-forbidden-contents codex_result &&
 	test_eq "deny [\"no-secret-file\"]" "$(row file.open "File::\"$TRASH/ws/secret.txt\"")" &&
-	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\"")"
+	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\" AND kind IN (\"file.open\", \"process.exec\")")" &&
+	only_api api.openai.test
 '
 
 test_expect_success SESSION,SQLITE3,NODE,CODEX 'codex: the fake API got the real key, the agent and its tool only a placeholder' '
@@ -223,7 +242,41 @@ test_expect_success SESSION,SQLITE3,NODE,CODEX 'codex over its WebSocket transpo
 	grep "^WS Bearer $REAL_OPENAI_KEY .*secret.txt: Operation not permitted.*codex=leash-placeholder-" ws-requests &&
 	! grep -e "$REAL_OPENAI_KEY" codex-ws.jsonl &&
 	test_eq "allow GET 101 [\"secret:CODEX_API_KEY\"]" "$(sql "SELECT decision || \" \" || json_extract(details, \"\$.method\") || \" \" || json_extract(details, \"\$.status\") || \" \" || json_extract(details, \"\$.header_rules\") FROM events WHERE kind = \"http.request\" AND json_extract(details, \"\$.host\") = \"api.openai.test\"")" &&
-	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\"")"
+	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\" AND kind IN (\"file.open\", \"process.exec\")")" &&
+	only_api api.openai.test
+'
+
+# Gemini CLI: a node program (the exec rows show node running it), which
+# takes leash's HTTPS_PROXY. The API key auth is chosen in its settings;
+# the workspace is trusted by variable (else it turns --yolo off).
+test_expect_success SESSION,SQLITE3,NODE,GEMINI 'gemini -p runs its shell tool in the sandbox: the write lands, the forbidden read is EPERM, the key a placeholder' '
+	reset_db && : >api.log && rm -f ws/out.txt &&
+	mkdir -p "$AHOME/.gemini" &&
+	echo "{\"security\": {\"auth\": {\"selectedType\": \"gemini-api-key\"}}}" >"$AHOME/.gemini/settings.json" &&
+	lrun -e GOOGLE_GEMINI_BASE_URL="https://api.gemini.test:$PORT" -e GEMINI_CLI_TRUST_WORKSPACE=true \
+		-- "$GEMINI" -p "Run the test command." --yolo --output-format json </dev/null >gemini.json ||
+	{ cat gemini.json leash.err; false; } &&
+	test_eq "All done." "$(node -e "console.log(JSON.parse(require(\"fs\").readFileSync(\"gemini.json\")).response)")" &&
+	test_eq hi "$(cat ws/out.txt)" &&
+	requests /v1beta/models/ | node -e "
+		for (const l of require(\"fs\").readFileSync(0, \"utf8\").trim().split(\"\\n\")) {
+			const r = JSON.parse(l);
+			const res = (r.body.contents || []).flatMap(c => c.parts || []).find(p => p.functionResponse);
+			console.log(r.headers[\"x-goog-api-key\"], res ? JSON.stringify(res.functionResponse.response) : \"-\");
+		}
+	" >gemini-requests &&
+	cat gemini-requests &&
+	test_eq 0 "$(grep -v -c "^$REAL_GEMINI_KEY " gemini-requests)" &&
+	grep -v " -$" gemini-requests >gemini_result &&
+	grep "secret.txt: Operation not permitted" gemini_result &&
+	grep "gemini=leash-placeholder-" gemini_result &&
+	grep "/proc/1/environ: Permission denied" gemini_result &&
+	! grep -e "$REAL_GEMINI_KEY" gemini.json &&
+	test_eq "File::\"$TRASH/ws/secret.txt\"" "$(sql "SELECT group_concat(resource) FROM events WHERE decision <> \"allow\" AND kind IN (\"file.open\", \"process.exec\")")" &&
+	only_api api.gemini.test &&
+	sql "SELECT DISTINCT decision || \" \" || json_extract(details, \"\$.status\") || \" \" || json_extract(details, \"\$.via\") || \" \" || json_extract(details, \"\$.header_rules\") FROM events WHERE kind = \"http.request\" AND json_extract(details, \"\$.host\") = \"api.gemini.test\"" >http &&
+	test_eq "allow 200 explicit [\"secret:GEMINI_API_KEY\"]" "$(cat http)" &&
+	test -n "$(sql "SELECT pid FROM events WHERE kind = \"process.exec\" AND exe LIKE \"%/node\" AND json_extract(details, \"\$.argv\") LIKE \"%gemini%\"")"
 '
 
 test_done

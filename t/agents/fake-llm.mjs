@@ -244,12 +244,57 @@ function openaiWebSocket(req, socket, head) {
 	);
 }
 
+// ---- Gemini generateContent ----------------------------------------------
+
+// The smallest value a JSON schema accepts (gemini's side questions, such
+// as its model router's, ask for JSON).
+function fromSchema(schema = {}) {
+	const type = String(schema.type || 'object').toLowerCase();
+	if (schema.enum) return schema.enum[0];
+	if (type === 'string') return 'x';
+	if (type === 'integer' || type === 'number') return 1;
+	if (type === 'boolean') return false;
+	if (type === 'array') return [];
+	const out = {};
+	for (const k of schema.required || []) out[k] = fromSchema((schema.properties || {})[k]);
+	return out;
+}
+
+function geminiAnswer(body) {
+	const offers = (body.tools || []).some((t) =>
+		(t.functionDeclarations || []).some((f) => f.name === 'run_shell_command')
+	);
+	const answered = (body.contents || []).some((c) =>
+		(c.parts || []).some((p) => p.functionResponse && p.functionResponse.name === 'run_shell_command')
+	);
+	const config = body.generationConfig || {};
+	let part = { text: DONE_TEXT };
+	if (offers && !answered)
+		part = { functionCall: { name: 'run_shell_command', args: { command: opt.command } } };
+	else if (config.responseMimeType === 'application/json')
+		part = { text: JSON.stringify(fromSchema(config.responseJsonSchema || config.responseSchema)) };
+	return {
+		candidates: [{ content: { role: 'model', parts: [part] }, finishReason: 'STOP', index: 0 }],
+		usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 10, totalTokenCount: 20 },
+		modelVersion: 'gemini-fake',
+	};
+}
+
+function geminiGenerate(path, body, res) {
+	if (path.endsWith(':countTokens')) return json(res, 200, { totalTokens: 10 });
+	const answer = geminiAnswer(body);
+	if (!path.endsWith(':streamGenerateContent')) return json(res, 200, answer);
+	res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+	res.end(`data: ${JSON.stringify(answer)}\n\n`);
+}
+
 // ---- dispatch -------------------------------------------------------------
 
 function route(req, body, res) {
 	const path = req.url.split('?')[0];
 	if (req.method === 'POST' && path === '/v1/messages') return anthropicMessages(body, res);
 	if (req.method === 'POST' && path === '/v1/responses') return openaiResponses(body, res);
+	if (req.method === 'POST' && path.startsWith('/v1beta/models/')) return geminiGenerate(path, body, res);
 	if (req.method === 'POST' && path === '/v1/messages/count_tokens')
 		return json(res, 200, { input_tokens: 10 });
 	json(res, 404, { type: 'error', error: { type: 'not_found_error', message: 'not here' } });
