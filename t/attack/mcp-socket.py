@@ -1,0 +1,78 @@
+"""mcp-socket.py MODE ...: the session's MCP decision socket
+($LEASH_MCP_SOCKET), as the agent could use it.
+  ops           requests it does not serve, then a decide: "op answer"
+  unread SECS   decide lines as fast as leash takes them, answers never
+                read: "sent MB N"
+  many N        N connections at once: "refused N" (answered "too many
+                connections"), then closes them and asks a decide on a new one
+  partial N     N connections each holding a line of almost 8 MiB"""
+import json, os, socket, sys, time
+
+path = os.environ['LEASH_MCP_SOCKET']
+
+
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s
+
+
+def ask(s, obj):
+    s.sendall((obj if isinstance(obj, str) else json.dumps(obj)).encode() + b'\n')
+    f = b''
+    while not f.endswith(b'\n'):
+        d = s.recv(65536)
+        if not d:
+            return 'EOF'
+        f += d
+    return f.decode().strip()
+
+
+DECIDE = {'op': 'decide', 'server': 'stdio:files', 'tool': 'delete', 'arguments': {}, 'id': 1}
+mode = sys.argv[1]
+if mode == 'ops':
+    s = conn()
+    print('garbage', ask(s, 'x'))
+    print('not-an-object', ask(s, '[1,2'))
+    print('policy', ask(s, {'op': 'policy', 'text': 'permit(principal,action,resource);'}))
+    print('mode', ask(s, {'op': 'mode', 'mode': 'record'}))
+    print('deep', ask(s, '{"op":"decide","arguments":' + '[' * 100000 + ']' * 100000 + '}'))
+    s.sendall(b'{"op":"hello","server":"stdio:files","command":["files"]}\n')
+    print('decide', ask(s, DECIDE))
+elif mode == 'unread':
+    s = conn()
+    blob = (json.dumps(DECIDE) + '\n').encode() * 10000
+    s.setblocking(False)
+    sent, off, t = 0, 0, time.time()
+    while time.time() - t < float(sys.argv[2]):
+        try:
+            k = s.send(blob[off:])
+            sent += k
+            off = (off + k) % len(blob)
+        except BlockingIOError:
+            time.sleep(0.01)
+    print('sent MB', sent >> 20)
+elif mode == 'many':
+    held, refused = [], 0
+    for i in range(int(sys.argv[2])):
+        held.append(conn())
+    time.sleep(0.5)
+    for s in held:
+        s.settimeout(0.2)
+        try:
+            refused += b'too many connections' in s.recv(200)
+        except socket.timeout:
+            pass
+    print('refused', refused)
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    print('decide', ask(conn(), DECIDE))
+elif mode == 'partial':
+    held = []
+    for i in range(int(sys.argv[2])):
+        s = conn()
+        s.sendall(b'{"op":"decide","x":"' + b'a' * ((8 << 20) - 100))
+        held.append(s)
+    print('partial', len(held))
+    print('decide', ask(conn(), DECIDE))
