@@ -112,6 +112,10 @@ enum {
 	/* cgroup/sendmsg4, sendmsg6: UDP send with an address; the same from
 	 * lsm/socket_sendmsg */
 	EV_NET_SENDMSG = 33,
+	/* cgroup/sock_create: an inet socket of a protocol the hooks do not
+	 * all decide, refused in enforce mode (reason NET_REASON_PROTOCOL; no
+	 * destination: addr and port are zero) */
+	EV_NET_SOCKET = 34,
 };
 
 #define NET_FAMILY_V4 4
@@ -146,6 +150,7 @@ enum {
 	NET_REASON_MODE = 3, /* record or shadow: the kernel allows all */
 	NET_REASON_PROTECTED = 4, /* one of leash's own endpoints */
 	NET_REASON_NO_POLICY = 5, /* no policy compiled yet: deny */
+	NET_REASON_PROTOCOL = 9, /* EV_NET_SOCKET: a protocol no hook decides */
 };
 
 struct net_verdict {

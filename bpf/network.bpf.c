@@ -33,6 +33,14 @@
  *
  * Returning 0 makes connect()/sendmsg() fail with EPERM.
  *
+ * cgroup/sock_create: these hooks see TCP's and UDP's connects and sends
+ * (and MPTCP's, through its TCP subflows), not UDP-Lite's connect, DCCP's
+ * or L2TP's, nor SCTP's connectx and implicit associations, nor ICMP's
+ * sends (the LSM hooks see these last, where they run). In enforce mode a
+ * socket of any other protocol or type is refused when it is made (EPERM,
+ * io_uring's socket op included: it makes sockets the same way) and
+ * recorded (EV_NET_SOCKET); in record and shadow mode it is made as before.
+ *
  * The maps the policy, the protect set, the proxy and DNS and the records
  * live in are declared in network.bpf.h: where the bpf LSM runs,
  * network_lsm.bpf.c decides from the same maps (shared by fd).
@@ -44,6 +52,12 @@
 #include "network.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET6 10
+#define IPPROTO_ICMPV6 58
+
+/* Set before load: network_lsm.bpf.c's hooks run too (they decide ICMP). */
+const volatile bool lsm_hooks = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -249,6 +263,43 @@ SEC("cgroup/sendmsg6")
 int handle_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return decide6(ctx, EV_NET_SENDMSG);
+}
+
+/* Whether the hooks decide every connect and addressed send of a socket
+ * of TYPE and PROTOCOL. */
+static __always_inline bool decided_protocol(__u32 type, __u32 protocol)
+{
+	if (type == SOCK_STREAM)
+		return protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP;
+	if (type == SOCK_DGRAM)
+		return protocol == IPPROTO_UDP ||
+		       (lsm_hooks && (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6));
+	return false;
+}
+
+SEC("cgroup/sock_create")
+int handle_sock_create(struct bpf_sock *ctx)
+{
+	struct net_call c = { .type = EV_NET_SOCKET, .action = NET_DENY };
+	const struct net_verdict *v;
+	struct net_key k;
+
+	if (decided_protocol(ctx->type, ctx->protocol))
+		return 1;
+	/* the root entry carries the mode of the policy in force */
+	net_key_v4(&k, 0, 0);
+	v = net_lookup(&k);
+	if (v && v->mode != 2 /* MODE_ENFORCE */)
+		return 1;
+	if (ctx->family == AF_INET6)
+		k.family = NET_FAMILY_V6;
+	c.k = &k;
+	c.reason = NET_REASON_PROTOCOL;
+	c.protocol = (__u16)ctx->protocol;
+	c.sock_type = (__u16)ctx->type;
+	net_stat_inc(NET_STAT_DENIED);
+	net_emit(&c);
+	return 0;
 }
 
 /* A UDP reply from the forwarder to a socket whose query was redirected:

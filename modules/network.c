@@ -1594,6 +1594,33 @@ static void stamp_kernel(struct record *r, const struct ev_net *e)
 		json_object_set_new(r->details, "policies_unknown", json_true());
 }
 
+/* A socket cgroup/sock_create refused: no destination, no rule. */
+static void decode_socket(const struct ev_net *e)
+{
+	struct record *r = record_new("network.socket");
+	char comm[EV_COMM_LEN + 1];
+
+	if (!r)
+		return;
+	r->time_ns = (int64_t)e->hdr.time_ns + reactor_session()->boot_to_wall_ns;
+	r->pid = e->task.pid;
+	r->ppid = e->task.ppid;
+	r->uid = e->task.uid;
+	r->cgroup = e->task.cgroup_id;
+	memcpy(comm, e->task.comm, EV_COMM_LEN);
+	comm[EV_COMM_LEN] = '\0';
+	record_set_comm(r, comm);
+	r->action = "NetworkConnect";
+	r->decision = DECISION_DENY;
+	r->policies = json_array();
+	json_object_set_new(r->details, "family",
+			    json_string(e->family == NET_FAMILY_V4 ? "ipv4" : "ipv6"));
+	json_object_set_new(r->details, "protocol", json_integer(e->protocol));
+	json_object_set_new(r->details, "socket_type", json_integer(e->sock_type));
+	json_object_set_new(r->details, "reason", json_string("protocol"));
+	reactor_publish(r);
+}
+
 static void decode_net(const struct ev_net *e)
 {
 	struct record *r =
@@ -1666,11 +1693,14 @@ static int on_record(void *ctx, void *data, size_t size)
 	const struct ev_header *h = data;
 
 	if (size != sizeof(struct ev_net) || h->version != EV_VERSION || h->size != size ||
-	    (h->type != EV_NET_CONNECT && h->type != EV_NET_SENDMSG)) {
+	    (h->type != EV_NET_CONNECT && h->type != EV_NET_SENDMSG && h->type != EV_NET_SOCKET)) {
 		ring.malformed++;
 		return 0;
 	}
-	decode_net(data);
+	if (h->type == EV_NET_SOCKET)
+		decode_socket(data);
+	else
+		decode_net(data);
 	return 0;
 }
 
@@ -1694,7 +1724,15 @@ static int network_session_start(char *err, size_t errlen)
 	__u32 one = 1;
 	int rc;
 
-	skel = network_bpf__open_and_load();
+	skel = network_bpf__open();
+	if (skel) {
+		skel->rodata->lsm_hooks = lsm_available();
+		if ((rc = network_bpf__load(skel))) {
+			network_bpf__destroy(skel);
+			skel = NULL;
+			errno = -rc;
+		}
+	}
 	if (!skel) {
 		snprintf(err, errlen, "network: cannot load BPF programs: %s", strerror(errno));
 		return -errno;
@@ -1719,7 +1757,9 @@ static int network_session_start(char *err, size_t errlen)
 	    (rc = attach(skel->progs.handle_recvmsg4, &skel->links.handle_recvmsg4, s->cgroup_fd,
 			 err, errlen)) ||
 	    (rc = attach(skel->progs.handle_recvmsg6, &skel->links.handle_recvmsg6, s->cgroup_fd,
-			 err, errlen)))
+			 err, errlen)) ||
+	    (rc = attach(skel->progs.handle_sock_create, &skel->links.handle_sock_create,
+			 s->cgroup_fd, err, errlen)))
 		return rc;
 	rc = bpfring_open(&ring, "network", bpf_map__fd(skel->maps.events_map), on_record,
 			  bpf_map__fd(skel->maps.stats_map), NET_STAT_RINGBUF_DROPS, err, errlen);

@@ -118,6 +118,48 @@ test_expect_success SESSION,PYTHON3,SQLITE3 'processes outside the session are n
 	test_eq 3 "$(sql "SELECT count(*) FROM events WHERE kind LIKE \"network.%\"")"
 '
 
+# proto.py: one line per socket kind, "NAME EPERM" when it cannot be made,
+# else "NAME made RESULT" from connecting it to 127.0.0.1:10 (which the
+# policy does not permit) and sending. UDP-Lite's connect reaches no cgroup
+# hook; SCTP's connectx and implicit associations reach neither hook set
+# (this host may have no SCTP: then not made either way).
+cat >proto.py <<'PY'
+import errno, socket
+kinds = [("tcp", socket.SOCK_STREAM, 0), ("udp", socket.SOCK_DGRAM, 0),
+         ("udplite", socket.SOCK_DGRAM, 136), ("sctp", socket.SOCK_STREAM, 132),
+         ("sctp-seqpacket", socket.SOCK_SEQPACKET, 0)]
+for name, t, p in kinds:
+    try:
+        s = socket.socket(socket.AF_INET, t, p)
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, str(e.errno)))
+        continue
+    try:
+        s.connect(("127.0.0.1", 10))
+        s.send(b"x")
+        r = "sent"
+    except OSError as e:
+        r = errno.errorcode.get(e.errno, str(e.errno))
+    print(name, "made", r)
+PY
+
+test_expect_success SESSION,PYTHON3,SQLITE3 'enforce: a socket of a protocol the hooks do not all decide cannot be made (UDP-Lite connected and sent anywhere); a row says so' '
+	reset_db &&
+	leash_run --mode enforce --allow-degraded --policy policy.cedar -- python3 proto.py >out &&
+	cat out &&
+	grep -x "tcp made EPERM" out && grep -x "udp made EPERM" out &&
+	grep -x "udplite EPERM" out &&
+	! grep "^sctp.* made" out &&
+	test_eq "deny|protocol|136|ipv4" "$(sql "SELECT decision || \"|\" || json_extract(details, \"\$.reason\") || \"|\" || json_extract(details, \"\$.protocol\") || \"|\" || json_extract(details, \"\$.family\") FROM events WHERE kind = \"network.socket\" ORDER BY seq LIMIT 1")"
+'
+
+test_expect_success SESSION,PYTHON3,SQLITE3 'record and shadow: those sockets are made as before' '
+	reset_db &&
+	leash_run --mode shadow --policy policy.cedar -- python3 proto.py >out &&
+	grep -x "udplite made sent" out &&
+	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"network.socket\"")"
+'
+
 test_expect_success SESSION 'enforce refuses a NetworkConnect rule with a condition, naming it' '
 	cat >cond.cedar <<-EOF2 &&
 	@id("files")
