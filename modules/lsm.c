@@ -774,13 +774,33 @@ static int on_record(void *ctx, void *data, size_t size)
 
 /* ---- module hooks ---------------------------------------------------------- */
 
+/* Can the kernel decide all of P's file and program rules itself? If
+ * not (a `like` on context.path, as in the default policy's .env rule; a
+ * principal constraint; a path past the trie's key), this session's files
+ * and programs are better decided by the portable backend, which runs the
+ * evaluator on every rule, than refused in enforce mode, now or at a live
+ * switch to enforce. WHY gets the first rule it cannot take. */
+static bool kernel_decides_all(const struct policy *p, char *why, size_t len)
+{
+	struct lsm_set *s = NULL;
+	int rc = lsm_compile(p->ps, MODE_ENFORCE, 0, &s, NULL, why, len);
+
+	lsm_set_free(s);
+	return rc == 0;
+}
+
 static int lsm_session_start(char *err, size_t errlen)
 {
 	const struct session_info *s = reactor_session();
+	char why[256] = "";
 	int rc;
 
 	if (!lsm_available())
 		return 0;
+	if (policy_current() && !kernel_decides_all(policy_current(), why, sizeof(why))) {
+		log_info("files and programs: fanotify, not the bpf LSM (%s)", why);
+		return 0;
+	}
 	skel->bss->session_cgid = s->cgroup_id;
 	skel->bss->session_level = (uint32_t)s->cgroup_level;
 	skel->bss->policy_mode = kept[0] ? (uint32_t)kept[0]->mode : (uint32_t)policy_mode();
@@ -806,7 +826,7 @@ static int lsm_policy_prepare(const struct policy *p, enum mode m, void **staged
 	json_t *report = NULL;
 	int rc;
 
-	if (!lsm_available()) {
+	if (!active) {
 		*staged = NULL;
 		return 0;
 	}

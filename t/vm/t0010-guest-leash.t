@@ -27,4 +27,14 @@ test_expect_success SESSION 'the capability probe picked the bpf LSM for files a
 	test_eq "bpf-lsm|cgroup-bpf + bpf-lsm" "$(sql "SELECT json_extract(details, '\''$.file'\'') || '\''|'\'' || json_extract(details, '\''$.network'\'') FROM events WHERE kind = '\''session.enforcement'\'' ORDER BY seq DESC LIMIT 1")"
 '
 
+test_expect_success SESSION 'a policy the kernel cannot decide whole (the default: its .env rule is a like) runs on fanotify, enforced, instead of being refused' '
+	mkdir -p dflt && echo SECRET=1 >dflt/.env && echo fine >dflt/readme &&
+	(cd dflt && "$LEASH" --db "$DB" --listen "" --mode enforce --allow-degraded -- sh -c "cat readme; cat .env") >out 2>err; rc=$?; cat out err; test $rc -eq 1 &&
+	grep -x fine out &&
+	grep "\.env.*Operation not permitted" err &&
+	grep "files and programs: fanotify, not the bpf LSM (lsm: policy .* cannot evaluate)" err &&
+	test_eq "fanotify" "$(sql "SELECT json_extract(details, '\''$.file'\'') FROM events WHERE kind = '\''session.enforcement'\'' ORDER BY session DESC, seq DESC LIMIT 1")" &&
+	test_eq "deny [\"no-dotenv\"]" "$(sql "SELECT decision || '\'' '\'' || policies FROM events WHERE kind = '\''file.open'\'' AND resource = '\''File::\"$TRASH/dflt/.env\"'\'' ORDER BY seq DESC LIMIT 1")"
+'
+
 test_done
