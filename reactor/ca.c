@@ -188,13 +188,21 @@ static int ca_create(struct ca *ca, uid_t uid, gid_t gid, char *err, size_t errl
 	return rc;
 }
 
-static int ca_load(struct ca *ca, char *err, size_t errlen)
+/* Someone else's CA would be trusted by the agent and its key known to
+ * them (a shared directory such as /tmp with --db there): the key must be
+ * root's or the invoking user's, and theirs alone. */
+static int ca_load(struct ca *ca, uid_t uid, char *err, size_t errlen)
 {
 	struct stat st;
 	FILE *f;
 
 	if (stat(ca->key_path, &st) < 0 || (st.st_mode & 0077)) {
 		snprintf(err, errlen, "ca: '%s' must be mode 0600", ca->key_path);
+		return -EPERM;
+	}
+	if (st.st_uid != 0 && st.st_uid != uid) {
+		snprintf(err, errlen, "ca: '%s' belongs to another user (uid %u)", ca->key_path,
+			 (unsigned)st.st_uid);
 		return -EPERM;
 	}
 	f = fopen(ca->key_path, "re");
@@ -227,7 +235,7 @@ int ca_open(struct ca **out, const char *dir, uid_t uid, gid_t gid, char *err, s
 	snprintf(ca->cert_path, sizeof(ca->cert_path), "%s/%s", dir, CA_CERT_NAME);
 	snprintf(ca->key_path, sizeof(ca->key_path), "%s/%s", dir, CA_KEY_NAME);
 	if (access(ca->key_path, F_OK) == 0)
-		rc = ca_load(ca, err, errlen);
+		rc = ca_load(ca, uid, err, errlen);
 	else
 		rc = ca_create(ca, uid, gid, err, errlen);
 	if (rc == 0 && !(ca->leaf_key = new_p256())) {

@@ -114,6 +114,14 @@ int store_open(struct store **out, const char *path, uid_t owner_uid, gid_t owne
 	int existed = stat(path, &st) == 0;
 	int rc;
 
+	/* An audit log someone else owns (made in a shared directory before
+	 * leash ran) is one they can read and rewrite: refuse it. */
+	if (existed && st.st_uid != 0 && st.st_uid != owner_uid) {
+		snprintf(err, errlen,
+			 "'%s' belongs to another user (uid %u): not an audit log to trust", path,
+			 (unsigned)st.st_uid);
+		return -EPERM;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -33,6 +33,17 @@ test_expect_success SESSION 'with --db the CA lives next to the database; inside
 	grep -q "leash CA" ca-bundle.pem
 '
 
+test_expect_success SESSION,NOBODY 'a CA or an audit log another user made first (a shared directory) is refused, the command never runs' '
+	mkdir -p shared/ca shared/db && chmod 1777 shared/ca shared/db &&
+	cp ca.pem ca-key.pem shared/ca/ && chown nobody shared/ca/ca.pem shared/ca/ca-key.pem &&
+	test_expect_code 125 "$LEASH" --db "$TRASH/shared/ca/x.db" -q --listen "" -- touch ran-ca 2>err &&
+	grep "ca-key.pem. belongs to another user" err && test ! -e ran-ca &&
+	touch shared/db/x.db && chown nobody shared/db/x.db &&
+	test_expect_code 125 "$LEASH" --db "$TRASH/shared/db/x.db" -q --listen "" -- touch ran-db 2>err &&
+	grep "x.db. belongs to another user" err && test ! -e ran-db &&
+	test ! -s shared/db/x.db
+'
+
 test_expect_success SESSION,SQLITE3 'an upstream whose certificate is not trusted gets 502 and an event, never the request' '
 	leash_run --listen "" --resolve allowed.test=127.0.0.1 -- curl -s -w "\n%{http_code}" https://allowed.test:$PORT/echo >out &&
 	grep -q "upstream certificate not trusted" out &&
