@@ -562,9 +562,12 @@ void dns_stop(void)
 		tcp_free(dns.tcps);
 	if (dns.lst)
 		evconnlistener_free(dns.lst);
-	/* Pending queries fail with DNS_ERR_SHUTDOWN: answered SERVFAIL. */
+	/* Without failing the pending queries: evdns would only schedule
+	 * their callbacks for a loop that no longer runs (leaking them), or,
+	 * were it still running, call on_answer with queries freed below.
+	 * Each is answered SERVFAIL here instead. */
 	if (dns.base)
-		evdns_base_free(dns.base, 1);
+		evdns_base_free(dns.base, 0);
 	while (dns.pending) {
 		struct dns_query *q = dns.pending;
 
