@@ -111,6 +111,7 @@ struct mcp_conn {
 	/* the response */
 	enum resp_mode resp;
 	bool transform, broken, errors_sent;
+	bool unread; /* JSON-RPC in the response that did not parse (too deep, ...) */
 	struct buf rbuf; /* the JSON body, or the SSE event being read */
 	size_t scan; /* SSE: bytes of rbuf already split into lines */
 	struct buf data; /* SSE: the event's data lines, joined */
@@ -1105,8 +1106,14 @@ static json_t *response_text(struct proxy_conn *c, const char *p, size_t n, bool
 {
 	json_t *root;
 
-	if (!has_jsonrpc(p, n) || !(root = json_loadb(p, n, 0, NULL)))
+	if (!has_jsonrpc(p, n))
 		return NULL;
+	if (!(root = json_loadb(p, n, 0, NULL))) {
+		/* relayed as it came; its calls end "not inspected", not
+		 * "no response": an answer came that leash could not read */
+		c->mcp->unread = true;
+		return NULL;
+	}
 	if (json_is_object(root)) {
 		response_msg(c, root, changed);
 	} else if (json_is_array(root)) {
@@ -1228,7 +1235,7 @@ void mcp_resp_head(struct proxy_conn *c, const struct http_parser *p)
 	m->scan = 0;
 	m->evname[0] = '\0';
 	m->resp = R_NONE;
-	m->transform = m->broken = m->errors_sent = m->stream = false;
+	m->transform = m->broken = m->errors_sent = m->stream = m->unread = false;
 	if (sid && m->is_mcp)
 		snprintf(m->session, sizeof(m->session), "%s", sid);
 	if (!ct || (ce && strcasecmp(ce, "identity") != 0))
@@ -1329,7 +1336,7 @@ void mcp_resp_end(struct proxy_conn *c)
 			emit(c, m->rbuf.p, m->rbuf.n);
 	}
 	stream_end(c);
-	calls_flush(c, m->broken ? "not inspected" : "no response");
+	calls_flush(c, m->broken || m->unread ? "not inspected" : "no response");
 	buf_free(&m->rbuf);
 	buf_free(&m->data);
 	m->resp = R_NONE;
