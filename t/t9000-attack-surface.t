@@ -144,6 +144,39 @@ test_expect_success SESSION,PYTHON3 'fds: 1,100 idle proxy connections with leas
 	test_eq 200 "$(sed -n 5p out)"
 '
 
+cat >local.cedar <<EOF2
+@id("all-files")
+permit (principal, action in [Action::"FileOpen", Action::"ProcessExec"], resource);
+@id("allowed")
+permit (principal, action == Action::"NetworkConnect", resource in Host::"allowed.test");
+@id("local")
+permit (principal, action == Action::"NetworkConnect", resource in Host::"127.0.0.1");
+@id("no-x")
+forbid (principal, action == Action::"McpCall", resource == MCP::Tool::"x");
+@id("mcp")
+permit (principal, action == Action::"McpCall", resource);
+EOF2
+outcome() {
+	sql "SELECT json_extract(details, '\$.outcome') FROM events WHERE kind = 'mcp.tools.list' AND json_extract(details, '\$.path') = '/$1' ORDER BY session DESC, seq DESC LIMIT 1"
+}
+
+test_expect_success SESSION,PYTHON3,SQLITE3 'proxy: a hostile upstream the agent runs itself (huge or malformed heads, smuggling, 100-continue flood, 12 MB SSE line, MCP answers too deep or too big): 502 or relayed, recorded, the next request answered' '
+	reset_db &&
+	leash_run --mode enforce --policy local.cedar --listen "" --upstream-ca certs/ca.pem \
+		--resolve allowed.test=127.0.0.1 -- python3 "$ATTACK/upstream-hostile.py" $HTTPS >out 2>leash.err &&
+	for p in bighead manyhdr clte garbage; do
+		test_eq "502 0" "$(res $p)" "$p" || return 1
+	done &&
+	test_eq "200 0" "$(res 100-continue-flood)" &&
+	test_eq "200 0" "$(res json-tools-odd)" &&
+	test_eq "[\"x\"]" "$(sql "SELECT json_extract(details, \"\$.hidden\") FROM events WHERE kind = \"mcp.tools.list\" AND json_extract(details, \"\$.path\") = \"/json-tools-odd\"")" &&
+	for p in sse-huge sse-deep json-deep json-big; do
+		test_eq "200 0" "$(res $p)" "$p" &&
+		test_eq "not inspected" "$(outcome $p)" "$p" || return 1
+	done &&
+	test_eq 200 "$(res normal)"
+'
+
 # ---- the MCP decision socket ------------------------------------------------
 
 test_expect_success SESSION,PYTHON3 'MCP socket: garbage, policy and mode requests, deep JSON are answered with an error; decide still works' '
