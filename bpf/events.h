@@ -165,7 +165,11 @@ struct net_verdict {
 };
 
 /* protect_map key: one address and port; addr all zero = every address
- * (a listener on 0.0.0.0 or ::). */
+ * (a listener on 0.0.0.0 or ::). Family 0 (addr zero): some endpoint on
+ * this port is protected, for destinations with the unspecified address,
+ * which the kernel connects to a local one (loopback, or the socket's own
+ * bound address: `::` from a socket bound to ::ffff:127.0.0.1 reaches
+ * 127.0.0.1). */
 struct net_protect_key {
 	__u8 family;
 	__u8 _pad;

@@ -116,15 +116,24 @@ static __always_inline bool net_key_v6(struct net_key *k, __u32 w0, __u32 w1, __
 	return false;
 }
 
-/* One of leash's own endpoints: denied in every mode. */
+/* One of leash's own endpoints: denied in every mode. The unspecified
+ * address (0.0.0.0, ::) reaches a local one: denied on every port a
+ * protected endpoint uses (the family 0 entry, see events.h). */
 static __always_inline bool net_protected(const struct net_key *k, __u16 port)
 {
 	struct net_protect_key p = { .family = k->family, .port = port };
+	__u32 w[4];
 
 	__builtin_memcpy(p.addr, k->addr, sizeof(p.addr));
 	if (bpf_map_lookup_elem(&protect_map, &p))
 		return true;
 	__builtin_memset(p.addr, 0, sizeof(p.addr));
+	if (bpf_map_lookup_elem(&protect_map, &p))
+		return true;
+	__builtin_memcpy(w, k->addr, sizeof(w));
+	if (w[0] | w[1] | w[2] | w[3])
+		return false;
+	p.family = 0;
 	return bpf_map_lookup_elem(&protect_map, &p) != NULL;
 }
 

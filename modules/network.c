@@ -1385,11 +1385,17 @@ int network_protect(const struct sockaddr *sa, socklen_t len)
 
 	if (rc < 0)
 		return rc;
-	if (nprotects == PROTECT_MAX)
-		return -ENOSPC;
-	protects[nprotects++] = k;
-	if (skel && bpf_map_update_elem(bpf_map__fd(skel->maps.protect_map), &k, &one, BPF_ANY))
-		return -errno;
+	/* and its port for the unspecified address (family 0, events.h) */
+	for (int i = 0; i < 2; i++) {
+		if (i == 1)
+			k = (struct net_protect_key){ .port = k.port };
+		if (nprotects == PROTECT_MAX)
+			return -ENOSPC;
+		protects[nprotects++] = k;
+		if (skel &&
+		    bpf_map_update_elem(bpf_map__fd(skel->maps.protect_map), &k, &one, BPF_ANY))
+			return -errno;
+	}
 	return 0;
 }
 

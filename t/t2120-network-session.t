@@ -160,6 +160,40 @@ test_expect_success SESSION,PYTHON3,SQLITE3 'record and shadow: those sockets ar
 	test_eq 0 "$(sql "SELECT count(*) FROM events WHERE kind = \"network.socket\"")"
 '
 
+# A connect to the unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0) goes
+# to a local address (loopback, or the socket's own): it must not reach
+# leash's control server, which is protected in every mode.
+cat >unspec.py <<'PY'
+import errno, socket, sys
+port = int(sys.argv[1])
+for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "0.0.0.0"),
+                  (socket.AF_INET6, "::ffff:0.0.0.0"), (socket.AF_INET6, "::")):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    if addr == "::":
+        s.bind(("::ffff:127.0.0.1", 0))  # then :: means this address
+    try:
+        s.connect((addr, port))
+        r = "connected"
+    except OSError as e:
+        r = errno.errorcode.get(e.errno, str(e.errno))
+    print(addr, r)
+PY
+
+test_expect_success SESSION,PYTHON3,SQLITE3 'record: the control server is unreachable through the unspecified address too' '
+	reset_db &&
+	cport=$(( 30000 + $$ % 20000 )) &&
+	leash_run --listen 127.0.0.1:$cport --mode record -- python3 unspec.py $cport >out &&
+	cat out &&
+	cat >expect <<-EOF2 &&
+	127.0.0.1 EPERM
+	0.0.0.0 EPERM
+	::ffff:0.0.0.0 EPERM
+	:: EPERM
+	EOF2
+	test_cmp expect out &&
+	test_eq "deny|protected" "$(sql "SELECT DISTINCT decision || \"|\" || json_extract(details, \"\$.reason\") FROM events WHERE kind = \"network.connect\" AND resource = \"Host::\"\"0.0.0.0:$cport\"\"\"")"
+'
+
 test_expect_success SESSION 'enforce refuses a NetworkConnect rule with a condition, naming it' '
 	cat >cond.cedar <<-EOF2 &&
 	@id("files")
