@@ -35,6 +35,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "log.h"
 #include "sandbox.h"
 #include "seccomp.h"
 
@@ -211,6 +212,10 @@ static void raise_nofile(void)
 	r.rlim_cur = r.rlim_max;
 	if (r.rlim_cur != nofile_before.rlim_cur && setrlimit(RLIMIT_NOFILE, &r) == 0)
 		nofile_raised = true;
+	if (r.rlim_max < 4096)
+		log_warn("open-file limit %llu: the agent can exhaust leash's fds with idle "
+			 "connections (raise the hard limit: ulimit -Hn 4096)",
+			 (unsigned long long)r.rlim_max);
 }
 
 static void __attribute__((noreturn)) run_command(const struct sandbox_spec *spec)
