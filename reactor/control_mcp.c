@@ -150,7 +150,7 @@ static json_t *hidden_tools(const char *server, const json_t *tools)
 	json_array_foreach(tools, i, t)
 	{
 		const char *name = json_string_value(t);
-		struct policy_verdict v;
+		struct policy_verdict v = { 0 }; /* freed below even when not decided */
 
 		if (name && *name && decide(server, name, NULL, false, &v) == 0 &&
 		    v.decision != DECISION_ALLOW && !json_array_size(v.errors))
