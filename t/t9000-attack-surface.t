@@ -187,6 +187,22 @@ test_expect_success SESSION,PYTHON3 'MCP socket: garbage, policy and mode reques
 	grep "^decide {\"decision\":\"allow\",\"policies\":\[\"mcp\"\]" out
 '
 
+test_expect_success SESSION,PYTHON3,SQLITE3 'MCP socket: requests with wrong, missing, huge or odd fields are answered or ignored; a tools list with non-strings (which crashed leash) is decided' '
+	reset_db &&
+	lrun -- python3 "$ATTACK/mcp-socket.py" fuzz >out &&
+	test_eq "{\"error\":\"decide needs a string server and tool\"}" "$(res decide-no-server)" &&
+	test_eq "{\"error\":\"this socket decides for stdio: servers only\"}" "$(res decide-http-server)" &&
+	test_eq "{\"error\":\"decide needs a string server and tool\"}" "$(res decide-tool-number)" &&
+	res decide-deep-arguments | grep "^{\"decision\":\"allow\"" &&
+	res decide-1mb-tool | grep "^{\"decision\":\"allow\"" &&
+	test_eq "{\"hide\":[\"x\"]}" "$(res list-odd)" &&
+	test_eq "{\"hide\":[]}" "$(res list-100k)" &&
+	test_eq "{\"error\":\"uninspected needs hello and direction\"}" "$(res uninspected-odd)" &&
+	res uninspected-100k | grep "^{" &&
+	grep "^decide {\"decision\":\"allow\",\"policies\":\[\"mcp\"\]" out &&
+	test_eq "[\"x\"]" "$(sql "SELECT json_extract(details, \"\$.hidden\") FROM events WHERE kind = \"mcp.tools.list\" AND json_extract(details, \"\$.tools\") = 4")"
+'
+
 test_expect_success SESSION,PYTHON3 'MCP socket: a client that writes decides and never reads stops being read (1 MiB of answers)' '
 	lrun -- python3 "$ATTACK/mcp-socket.py" unread 4 >out &&
 	mb=$(sed -n "s/^sent MB //p" out) &&

@@ -5,7 +5,10 @@
                 read: "sent MB N"
   many N        N connections at once: "refused N" (answered "too many
                 connections"), then closes them and asks a decide on a new one
-  partial N     N connections each holding a line of almost 8 MiB"""
+  partial N     N connections each holding a line of almost 8 MiB
+  fuzz          requests of the right ops with wrong, missing, huge or
+                odd fields, one connection each: "name answer" (or "-"
+                for requests never answered), then a decide"""
 import json, os, socket, sys, time
 
 path = os.environ['LEASH_MCP_SOCKET']
@@ -75,4 +78,36 @@ elif mode == 'partial':
         s.sendall(b'{"op":"decide","x":"' + b'a' * ((8 << 20) - 100))
         held.append(s)
     print('partial', len(held))
+    print('decide', ask(conn(), DECIDE))
+elif mode == 'fuzz':
+    HELLO = {'op': 'hello', 'server': 'stdio:a', 'command': ['a']}
+    cases = [
+        ('hello-twice', [HELLO, {'op': 'hello', 'server': 'stdio:b', 'command': [1, None, {'x': 1}]}], False),
+        ('hello-bad', [{'op': 'hello', 'server': 5, 'command': 'x'}, {'op': 'hello', 'server': 'x' * 100000}], False),
+        ('decide-no-server', [{'op': 'decide', 'tool': 't', 'arguments': {}, 'id': 1}], True),
+        ('decide-http-server', [{'op': 'decide', 'server': 'http:x', 'tool': 't', 'arguments': {}, 'id': 1}], True),
+        ('decide-tool-number', [{'op': 'decide', 'server': 'stdio:a', 'tool': 5, 'arguments': [], 'id': {'a': 1}}], True),
+        ('decide-deep-arguments', ['{"op":"decide","server":"stdio:a","tool":"t","id":1,"arguments":' + '{"a":' * 1500 + '1' + '}' * 1500 + '}'], True),
+        ('decide-1mb-tool', [{'op': 'decide', 'server': 'stdio:a', 'tool': 't' * 1000000, 'arguments': {}, 'id': 1}], True),
+        ('decide-nul', ['{"op":"decide","server":"stdio:a\\u0000b","tool":"t\\u0000x","arguments":{},"id":1}'], True),
+        ('result-unknown', [{'op': 'result', 'call': 999999, 'outcome': 'result'}, {'op': 'result', 'call': -1}, {'op': 'result', 'call': 'x'}, {'op': 'result'}], False),
+        ('record-odd', [HELLO, {'op': 'record', 'direction': 'x', 'message': 5}, {'op': 'record', 'direction': 'agent', 'message': {'method': 5, 'id': [1]}},
+                        {'op': 'record', 'direction': 'server', 'message': {'id': 1, 'result': {'tools': 5}}}, {'op': 'record'}], False),
+        ('record-300-held', [HELLO] + [{'op': 'record', 'direction': 'agent', 'message': {'method': 'ping', 'id': i}} for i in range(300)], False),
+        ('list-odd', [HELLO, {'op': 'list', 'id': 1, 'tools': [1, None, 'y' * 100000, {'a': 1}, 'x']}], True),
+        ('list-100k', [HELLO, {'op': 'list', 'id': 1, 'tools': ['t%d' % i for i in range(100000)]}], True),
+        ('uninspected-odd', [HELLO, {'op': 'uninspected', 'direction': 5, 'why': None, 'bytes': 'x'}], True),
+        ('uninspected-100k', [HELLO, {'op': 'uninspected', 'direction': 'agent', 'why': 'w' * 100000, 'bytes': -5}], True),
+    ]
+    for name, msgs, answered in cases:
+        s = conn()
+        s.settimeout(20)
+        for m in msgs[:-1]:
+            s.sendall((m if isinstance(m, str) else json.dumps(m)).encode() + b'\n')
+        if answered:
+            print(name, ask(s, msgs[-1])[:80])
+        else:
+            s.sendall((json.dumps(msgs[-1])).encode() + b'\n')
+            print(name, '-')
+        s.close()
     print('decide', ask(conn(), DECIDE))
