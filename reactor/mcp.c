@@ -161,9 +161,72 @@ static void held_free(struct mcp_conn *m)
 	buf_free(&m->held);
 }
 
+/* The character at P (of N bytes), a \uXXXX escape decoded; its length in
+ * *LEN. */
+static unsigned json_char(const char *p, size_t n, size_t *len)
+{
+	unsigned v = 0;
+
+	*len = 1;
+	if (n < 6 || p[0] != '\\' || p[1] != 'u')
+		return (unsigned char)p[0];
+	for (int i = 2; i < 6; i++) {
+		if (!isxdigit((unsigned char)p[i]))
+			return (unsigned char)p[0];
+		v = v << 4 | (isdigit((unsigned char)p[i]) ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+	}
+	*len = 6;
+	return v;
+}
+
+/* Whether P (N bytes) may hold a "jsonrpc" key: JSON.parse reads
+ * "\u006asonrpc" as "jsonrpc", so any of its letters may be escaped (the
+ * quotes around a key cannot be). Too wide is fine: the body is parsed. */
 static bool has_jsonrpc(const char *p, size_t n)
 {
-	return memmem(p, n, "\"jsonrpc\"", 9) != NULL;
+	static const char want[] = "jsonrpc";
+
+	if (memmem(p, n, "\"jsonrpc\"", 9))
+		return true;
+	if (!memmem(p, n, "\\u", 2))
+		return false;
+	for (const char *q = memchr(p, '"', n); q; q = memchr(q + 1, '"', p + n - q - 1)) {
+		const char *r = q + 1;
+		size_t w = 0, len;
+
+		while (w < sizeof(want) - 1 && r < p + n &&
+		       json_char(r, p + n - r, &len) == (unsigned char)want[w]) {
+			r += len;
+			w++;
+		}
+		if (w == sizeof(want) - 1 && r < p + n && *r == '"')
+			return true;
+	}
+	return false;
+}
+
+/* A UTF-8 byte order mark at the start of P: its length (raw-body and
+ * body-parser, which the SDK's servers use, drop it before JSON.parse). */
+static size_t bom_len(const char *p, size_t n)
+{
+	return n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+}
+
+/* A charset other than UTF-8 in Content-Type CT: raw-body and body-parser
+ * decode it (UTF-16 hides every byte leash looks for), leash does not. */
+static bool foreign_charset(const char *ct)
+{
+	const char *cs = ct ? strcasestr(ct, "charset=") : NULL;
+	size_t n;
+
+	if (!cs)
+		return false;
+	cs += 8;
+	cs += *cs == '"';
+	n = strcspn(cs, "\"; \t");
+	return !((n == 5 && strncasecmp(cs, "utf-8", 5) == 0) ||
+		 (n == 4 && strncasecmp(cs, "utf8", 4) == 0) ||
+		 (n == 8 && strncasecmp(cs, "us-ascii", 8) == 0));
 }
 
 /* The header's entry in R, or NULL. */
@@ -764,6 +827,7 @@ int mcp_req_head(struct proxy_conn *c)
 	const char *cl = proxy_req_header(&c->req, "Content-Length");
 	const char *ce = proxy_req_header(&c->req, "Content-Encoding");
 	const char *accept = proxy_req_header(&c->req, "Accept");
+	const char *ct = proxy_req_header(&c->req, "Content-Type");
 
 	if (!m && !(m = c->mcp = calloc(1, sizeof(*m))))
 		return 0;
@@ -793,14 +857,16 @@ int mcp_req_head(struct proxy_conn *c)
 	}
 	if (!c->req.chunked && (!cl || strtoull(cl, NULL, 10) == 0))
 		return 0;
-	if (ce && strcasecmp(ce, "identity") != 0) {
-		const char *ct = proxy_req_header(&c->req, "Content-Type");
-
-		/* Compressed JSON (or untyped) bodies could hide a call. */
+	if ((ce && strcasecmp(ce, "identity") != 0) || foreign_charset(ct)) {
+		/* Compressed JSON (or untyped) bodies could hide a call, and so
+		 * could JSON in a charset the server decodes and leash does not. */
 		if (!mode_filters() || (ct && !strcasestr(ct, "json")))
 			return 0;
 		m->body = B_SNIFF;
-		return cannot_inspect(c, "a compressed body (Content-Encoding) is not inspected")
+		return cannot_inspect(
+			       c, ce && strcasecmp(ce, "identity") != 0
+					  ? "a compressed body (Content-Encoding) is not inspected"
+					  : "a body in a charset other than UTF-8 is not inspected")
 			       ? 1
 			       : 0;
 	}
@@ -822,6 +888,8 @@ bool mcp_req_body(struct proxy_conn *c, const char *at, size_t len)
 	if (m->body == B_NONE || m->body == B_PASS)
 		return false;
 	if (m->body == B_SNIFF) {
+		if (!m->held.n)
+			i = bom_len(at, len);
 		while (i < len && isspace((unsigned char)at[i]))
 			i++;
 		if (i < len && at[i] != '{' && at[i] != '[') {
@@ -914,6 +982,7 @@ bool mcp_req_end(struct proxy_conn *c)
 	json_error_t jerr;
 	bool batch, has_request = false;
 	char why[700] = "";
+	size_t bom;
 
 	if (m->body == B_NONE || m->body == B_PASS)
 		return false;
@@ -921,7 +990,8 @@ bool mcp_req_end(struct proxy_conn *c)
 		release(c);
 		return false;
 	}
-	root = json_loadb(m->held.p, m->held.n, JSON_REJECT_DUPLICATES, &jerr);
+	bom = bom_len(m->held.p, m->held.n);
+	root = json_loadb(m->held.p + bom, m->held.n - bom, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		snprintf(why, sizeof(why), "JSON-RPC that does not parse (%s)", jerr.text);
 		return cannot_inspect(c, why);

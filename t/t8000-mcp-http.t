@@ -174,6 +174,34 @@ test_expect_success MCP_SDK,SQLITE3 'JSON-RPC leash cannot parse (an id too larg
 	test_eq deny "$(sql "SELECT decision FROM events WHERE kind = \"mcp.uninspected\"")"
 '
 
+# The server's JSON parser reads what leash must read the same way: a key
+# spelled with \u escapes is "jsonrpc" to JSON.parse; a UTF-8 BOM is
+# dropped by raw-body and body-parser (the SDK's own body reading); a
+# charset other than UTF-8 is decoded by them (UTF-16 hides every byte
+# pattern leash looks for).
+test_expect_success MCP_SDK,SQLITE3 'enforce: a forbidden call spelled with \u escapes, or after a BOM, is still decided; another charset is refused' '
+	: >json.log && reset_db &&
+	bom=$(printf "\357\273\277") &&
+	lrun enforce enforce.cedar $JSON_PORT \
+		"post:{\"\\u006asonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"delete-everything\",\"arguments\":{}}}" \
+		"post:$bom{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"delete-everything\",\"arguments\":{}}}" >out &&
+	cat out &&
+	test_eq 2 "$(grep -c "no-delete" out)" &&
+	test_eq "" "$(calls json.log)" &&
+	test_eq 2 "$(sql "SELECT count(*) FROM events WHERE kind = \"mcp.call\" AND decision = \"deny\"")" &&
+	reset_db &&
+	leash_run --mode enforce --policy enforce.cedar --listen "" --upstream-ca certs/ca.pem \
+		--proxy-ports 80,443,$JSON_PORT --resolve mcp.allowed.test=127.0.0.1 \
+		-v "$TRASH/hosts:/etc/hosts:ro" -- sh -c "
+		printf \"{\\\"jsonrpc\\\":\\\"2.0\\\",\\\"id\\\":1,\\\"method\\\":\\\"tools/call\\\",\\\"params\\\":{\\\"name\\\":\\\"delete-everything\\\"}}\" |
+			iconv -f utf-8 -t utf-16le >u16.json &&
+		curl -sS -o /dev/null -w \"%{http_code}\n\" -H \"Content-Type: application/json; charset=utf-16le\" \
+			-H \"Accept: application/json, text/event-stream\" --data-binary @u16.json https://mcp.allowed.test:$JSON_PORT/mcp" >out 2>leash.err &&
+	test_eq 413 "$(cat out)" &&
+	test_eq "" "$(calls json.log)" &&
+	test_eq deny "$(sql "SELECT decision FROM events WHERE kind = \"mcp.uninspected\"")"
+'
+
 test_expect_success MCP_SDK,SQLITE3 'other bodies pass byte for byte: JSON that is not JSON-RPC (2 MB), "jsonrpc" not at the top, chunked, not JSON' '
 	python3 -c "import json; print(json.dumps({\"model\": \"m\", \"input\": \"y\" * 2000000}))" >big.json &&
 	echo "{\"wrapped\": {\"jsonrpc\": \"2.0\", \"method\": \"tools/call\"}, \"n\": [1, 2.5, null]}" >str.json &&
