@@ -17,7 +17,8 @@
  *   - programs exactly as executed (no collapsing: which programs run is
  *     the point), and the dynamic loader when the session read it (the
  *     kernel opens it as an exec for every dynamically linked program;
- *     record mode sees that as a read);
+ *     record mode sees that as a read), from the system's library
+ *     directories only;
  *   - connections by name where leash knows the name (the proxy's
  *     Host::"name:port", or the DNS answer the address came from), by
  *     address:port otherwise; a name that was resolved but never connected
@@ -311,10 +312,22 @@ static int add_connect(struct facts *f, const char *kind, const char *id, json_t
 }
 
 /* The dynamic loader: record mode sees the kernel read it for every
- * dynamically linked program, enforcement decides that open as an exec. */
+ * dynamically linked program, enforcement decides that open as an exec.
+ * Only in the system's library directories: a file the agent names
+ * ld-linux-x86-64.so.2 in its workspace and reads is not a program it may
+ * run. */
 static bool is_loader(const char *path)
 {
+	static const char *const dirs[] = { "/lib/",	   "/lib64/",	  "/lib32/",
+					    "/libx32/",	   "/usr/lib/",	  "/usr/lib64/",
+					    "/usr/lib32/", "/usr/libx32/" };
 	const char *base = strrchr(path, '/') + 1;
+	bool system = false;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		system |= strncmp(path, dirs[i], strlen(dirs[i])) == 0;
+	if (!system || strstr(path, "/../") || strstr(path, "/./"))
+		return false;
 
 	/* ld-linux-x86-64.so.2, ld-musl-x86_64.so.1, ld.so.1; not ld.so.cache */
 	return strncmp(base, "ld-linux", 8) == 0 || strncmp(base, "ld-musl", 7) == 0 ||

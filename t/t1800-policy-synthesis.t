@@ -117,6 +117,15 @@ test_expect_success SESSION 'enforced, the synthesis names those files exactly: 
 	grep "secret/key: Operation not permitted" err
 '
 
+test_expect_success SESSION 'a file the agent names like the dynamic loader and reads is not made a program it may run' '
+	cp /bin/true ws/ld-linux-x86-64.so.2 && cp /bin/true ws/ld.so.1 &&
+	run "$TRASH/ld.db" record ../nothing.cedar "cat ld-linux-x86-64.so.2 ld.so.1 >/dev/null && true" &&
+	"$LEASH" policy synthesize --db ld.db >ld.cedar &&
+	grep -A8 "synth-exec" ld.cedar | grep "File::\"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2\"" &&
+	! grep -A8 "synth-exec" ld.cedar | grep "$TRASH/ws/ld" &&
+	grep "File::\"$TRASH/ws/ld-linux-x86-64.so.2\"" ld.cedar
+'
+
 test_expect_success SQLITE3 'bad input: a clear error and exit 1 or 2, nothing on stdout' '
 	uuid=$(sqlite3 rec.db "SELECT uuid FROM sessions") &&
 	"$LEASH" policy synthesize --db rec.db --session "$(echo $uuid | cut -c1-6)" >one.cedar &&
