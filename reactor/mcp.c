@@ -213,20 +213,22 @@ static size_t bom_len(const char *p, size_t n)
 }
 
 /* A charset other than UTF-8 in Content-Type CT: raw-body and body-parser
- * decode it (UTF-16 hides every byte leash looks for), leash does not. */
+ * decode it (UTF-16 hides every byte leash looks for), leash does not.
+ * Every "charset=" counts, so a quoted parameter cannot mask the real one. */
 static bool foreign_charset(const char *ct)
 {
-	const char *cs = ct ? strcasestr(ct, "charset=") : NULL;
-	size_t n;
+	for (const char *cs = ct; cs && (cs = strcasestr(cs, "charset="));) {
+		size_t n;
 
-	if (!cs)
-		return false;
-	cs += 8;
-	cs += *cs == '"';
-	n = strcspn(cs, "\"; \t");
-	return !((n == 5 && strncasecmp(cs, "utf-8", 5) == 0) ||
-		 (n == 4 && strncasecmp(cs, "utf8", 4) == 0) ||
-		 (n == 8 && strncasecmp(cs, "us-ascii", 8) == 0));
+		cs += 8;
+		cs += *cs == '"';
+		n = strcspn(cs, "\"; \t");
+		if (!((n == 5 && strncasecmp(cs, "utf-8", 5) == 0) ||
+		      (n == 4 && strncasecmp(cs, "utf8", 4) == 0) ||
+		      (n == 8 && strncasecmp(cs, "us-ascii", 8) == 0)))
+			return true;
+	}
+	return false;
 }
 
 /* The header's entry in R, or NULL. */

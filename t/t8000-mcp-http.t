@@ -195,11 +195,14 @@ test_expect_success MCP_SDK,SQLITE3 'enforce: a forbidden call spelled with \u e
 		-v "$TRASH/hosts:/etc/hosts:ro" -- sh -c "
 		printf \"{\\\"jsonrpc\\\":\\\"2.0\\\",\\\"id\\\":1,\\\"method\\\":\\\"tools/call\\\",\\\"params\\\":{\\\"name\\\":\\\"delete-everything\\\"}}\" |
 			iconv -f utf-8 -t utf-16le >u16.json &&
-		curl -sS -o /dev/null -w \"%{http_code}\n\" -H \"Content-Type: application/json; charset=utf-16le\" \
-			-H \"Accept: application/json, text/event-stream\" --data-binary @u16.json https://mcp.allowed.test:$JSON_PORT/mcp" >out 2>leash.err &&
-	test_eq 413 "$(cat out)" &&
+		for ct in \"application/json; charset=utf-16le\" \"application/json; x=\\\"charset=utf-8\\\"; charset=utf-16le\"; do
+			curl -sS -o /dev/null -w \"%{http_code}\n\" -H \"Content-Type: \$ct\" \
+				-H \"Accept: application/json, text/event-stream\" --data-binary @u16.json https://mcp.allowed.test:$JSON_PORT/mcp
+		done" >out 2>leash.err &&
+	printf "413\n413\n" >expect &&
+	test_cmp expect out &&
 	test_eq "" "$(calls json.log)" &&
-	test_eq deny "$(sql "SELECT decision FROM events WHERE kind = \"mcp.uninspected\"")"
+	test_eq "deny deny" "$(sql "SELECT decision FROM events WHERE kind = \"mcp.uninspected\"" | tr "\n" " " | sed "s/ $//")"
 '
 
 test_expect_success MCP_SDK,SQLITE3 'other bodies pass byte for byte: JSON that is not JSON-RPC (2 MB), "jsonrpc" not at the top, chunked, not JSON' '
