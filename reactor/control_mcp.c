@@ -119,8 +119,10 @@ static int decide(const char *server, const char *tool, const json_t *args, bool
 	ctx = json_pack("{s:s, s:s}", "method", args_set ? "tools/call" : "tools/list", "server",
 			server);
 	if (ctx && args_set) {
-		char *text =
-			json_dumps(args ? args : json_object(), JSON_COMPACT | JSON_ENCODE_ANY);
+		json_t *none = args ? NULL : json_object(); /* freed: one leaked per decide */
+		char *text = json_dumps(args ? args : none, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		json_decref(none);
 
 		json_object_set_new(ctx, "arguments",
 				    json_is_object(args) ? mcp_cedar_value(args) : json_object());
