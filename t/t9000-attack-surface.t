@@ -203,6 +203,12 @@ test_expect_success SESSION,PYTHON3,SQLITE3 'MCP socket: requests with wrong, mi
 	test_eq "[\"x\"]" "$(sql "SELECT json_extract(details, \"\$.hidden\") FROM events WHERE kind = \"mcp.tools.list\" AND json_extract(details, \"\$.tools\") = 4")"
 '
 
+test_expect_success SESSION,PYTHON3 'MCP socket: 10 s of mutated requests (fields dropped or of other types) on 10 connections; leash answers the next decide and exits cleanly' '
+	lrun -- python3 "$ATTACK/mcp-socket.py" mutate 1 10 >out &&
+	grep "^sent [0-9]" out &&
+	grep "^decide {\"decision\":\"allow\",\"policies\":\[\"mcp\"\]" out
+'
+
 test_expect_success SESSION,PYTHON3 'MCP socket: a client that writes decides and never reads stops being read (1 MiB of answers)' '
 	lrun -- python3 "$ATTACK/mcp-socket.py" unread 4 >out &&
 	mb=$(sed -n "s/^sent MB //p" out) &&

@@ -6,6 +6,9 @@
   many N        N connections at once: "refused N" (answered "too many
                 connections"), then closes them and asks a decide on a new one
   partial N     N connections each holding a line of almost 8 MiB
+  mutate SEED SECS  valid requests of every op with fields dropped or
+                replaced by values of other types, on up to 10 connections,
+                answers drained; then a decide: "sent N", "decide ANSWER"
   fuzz          requests of the right ops with wrong, missing, huge or
                 odd fields, one connection each: "name answer" (or "-"
                 for requests never answered), then a decide"""
@@ -110,4 +113,44 @@ elif mode == 'fuzz':
             s.sendall((json.dumps(msgs[-1])).encode() + b'\n')
             print(name, '-')
         s.close()
+    print('decide', ask(conn(), DECIDE))
+elif mode == 'mutate':
+    import random
+    random.seed(int(sys.argv[2]))
+    secs = float(sys.argv[3])
+    VALS = [None, True, 0, -1, 2**63 - 1, -2**63, 1.5, '', 'x', 'stdio:', 'stdio:a', 'agent', 'server', 'tools/call', 'tools/list',
+            [], [1], [None], ['x'], {}, {'a': 1}, {'method': 'tools/list', 'id': 1}, {'id': 1, 'result': {'tools': [{'name': 'x'}]}},
+            {'id': 1, 'result': {'tools': [1, {'name': 5}]}}, {'id': 1, 'error': {'code': 'x', 'message': 5}}, {'jsonrpc': '2.0'},
+            'a' * 5000]
+    BASE = [
+        {'op': 'hello', 'server': 'stdio:a', 'command': ['a', '--token', 's']},
+        {'op': 'decide', 'server': 'stdio:a', 'tool': 't', 'arguments': {'a': 1}, 'id': 1},
+        {'op': 'result', 'call': 1, 'outcome': 'result', 'is_error': False, 'error_code': 1, 'error_message': 'm'},
+        {'op': 'record', 'direction': 'agent', 'message': {'method': 'tools/list', 'id': 1}},
+        {'op': 'record', 'direction': 'server', 'message': {'id': 1, 'result': {'tools': [{'name': 'x'}]}}},
+        {'op': 'list', 'id': 1, 'tools': ['x', 'y']},
+        {'op': 'uninspected', 'direction': 'agent', 'why': 'w', 'bytes': 5},
+    ]
+    def mutate(m):
+        m = dict(m)
+        for _ in range(random.randint(0, 3)):
+            k = random.choice(list(m.keys()) + ['id', 'call', 'message', 'tools'])
+            if k == 'op' and random.random() < 0.8: continue
+            if random.random() < 0.2: m.pop(k, None)
+            else: m[k] = random.choice(VALS)
+        return m
+    t = time.time(); n = 0
+    conns = []
+    while time.time() - t < secs:
+        if not conns or random.random() < 0.05:
+            s = socket.socket(socket.AF_UNIX); s.connect(path); s.setblocking(False); conns.append(s)
+            if len(conns) > 10: conns.pop(0).close()
+        s = random.choice(conns)
+        try:
+            s.send((json.dumps(mutate(random.choice(BASE))) + '\n').encode())
+            while True: s.recv(65536)
+        except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+            pass
+        n += 1
+    print('sent', n)
     print('decide', ask(conn(), DECIDE))
