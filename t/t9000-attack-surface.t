@@ -177,6 +177,15 @@ test_expect_success SESSION,PYTHON3,SQLITE3 'proxy: a hostile upstream the agent
 	test_eq 200 "$(res normal)"
 '
 
+test_expect_success SESSION,PYTHON3,SQLITE3 'proxy: 15 s of mutated MCP requests and answers (fields dropped or of other types, batches, cut SSE); then a normal request' '
+	reset_db &&
+	leash_run --mode enforce --policy local.cedar --listen "" --upstream-ca certs/ca.pem \
+		--resolve allowed.test=127.0.0.1 -- sh -c "python3 \"$ATTACK/mcp-http-mutate.py\" 1 15 && curl -s -o /dev/null -w %{http_code} https://allowed.test:$HTTPS/echo" >out 2>leash.err &&
+	grep "^sent [0-9]" out &&
+	grep "200$" out &&
+	test "$(sql "SELECT count(*) FROM events WHERE kind = \"mcp.call\"")" -gt 0
+'
+
 # ---- the MCP decision socket ------------------------------------------------
 
 test_expect_success SESSION,PYTHON3 'MCP socket: garbage, policy and mode requests, deep JSON are answered with an error; decide still works' '
