@@ -79,6 +79,12 @@ test_expect_success SESSION,PYTHON3,SQLITE3 'DNS over UDP: malformed datagrams a
 	test_eq "one question per query" "$(sql "SELECT json_extract(details, \"\$.reason\") FROM events WHERE kind = \"dns.query\" AND json_extract(details, \"\$.rcode\") = \"FORMERR\" LIMIT 1")"
 '
 
+test_expect_success SESSION,PYTHON3 'DNS: 15 s of mutated queries over UDP and TCP; the next real query is answered' '
+	lrun -- python3 "$ATTACK/dns-mutate.py" 1 15 >out &&
+	grep "^sent [0-9]" out &&
+	test_eq "rcode 0 answers 1" "$(res final)"
+'
+
 test_expect_success SESSION,PYTHON3 'DNS over TCP: bad frames close the connection, byte-by-byte and pipelined queries are answered' '
 	lrun -- python3 "$ATTACK/dns-tcp.py" odd git.test >out &&
 	for p in length-0 length-65535 half-a-frame runt qdcount-0; do
