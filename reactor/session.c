@@ -382,7 +382,8 @@ static int load_policy(struct session *s)
 		FILE *f = fopen(cfg->policy, "re");
 
 		if (!f || getdelim(&text, &len, '\0', f) < 0) {
-			log_err("--policy: cannot read '%s': %s", cfg->policy, strerror(errno));
+			log_err("--policy: cannot read '%s': %s", cfg->policy,
+				f && feof(f) ? "the file is empty" : strerror(errno));
 			if (f)
 				fclose(f);
 			free(text);

@@ -67,6 +67,8 @@ test_expect_success 'bad --listen addresses are refused' '
 test_expect_success 'bad --policy and --db paths are refused' '
 	expect_usage_error "--policy: cannot use '\''/nonexistent.cedar'\''" --policy /nonexistent.cedar true &&
 	expect_usage_error "--policy: '\''/tmp'\'' is not a regular file" --policy /tmp true &&
+	: >empty.cedar &&
+	expect_usage_error "--policy: cannot read '\''empty.cedar'\'': the file is empty" --policy empty.cedar true &&
 	"$LEASH" --db /nonexistent/dir/x.db true 2>err; test $? -eq 2 &&
 	grep "directory '\''/nonexistent/dir'\'' does not exist" err
 '
