@@ -141,6 +141,12 @@ test_expect_success SESSION,PYTHON3,SQLITE3 'proxy: malformed HTTP, smuggling, h
 	test_eq 10001 "$(sql "SELECT count(*) FROM events WHERE kind = \"mcp.call\" AND decision = \"deny\" AND policies = \"[\"\"no-x\"\"]\"")"
 '
 
+test_expect_success SESSION,PYTHON3 'proxy: 15 s of mutated request heads and ClientHellos, explicit and transparent; then a normal request' '
+	lrun -- python3 "$ATTACK/proxy-mutate.py" 1 15 $HTTP $HTTPS >out &&
+	grep "^sent [0-9]" out &&
+	test_eq "HTTP/1.1 200 OK" "$(res final)"
+'
+
 test_expect_success SESSION,PYTHON3 'fds: 1,100 idle proxy connections with leash at a soft limit of 1,024: programs still run, the proxy answers once they close' '
 	(ulimit -Sn 1024 && lrun -- sh -c "ulimit -Sn; P=\${HTTP_PROXY#http://}; python3 \"$ATTACK/hold.py\" \${P%:*} \${P#*:} 1100 3 & sleep 2; python3 -c \"print(42)\"; wait; curl -s -o /dev/null -w %{http_code} http://allowed.test:$HTTP/echo") >out &&
 	test_eq 1024 "$(sed -n 1p out)" &&
