@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pwd.h>
 
 #include <jansson.h>
 
@@ -54,6 +55,10 @@ struct strv {
 
 struct facts {
 	struct strv read, write, exec; /* paths; a Dir's ends with '/' */
+	/* Directories no rule widens to (sorted): the user's home and what
+	 * holds it or the workspace, so that files the agent names cannot
+	 * steer a collapse over ~/.ssh and the like. */
+	struct strv guarded;
 	struct strv hosts; /* Host ids for `resource in`: name:port, ip:port */
 	struct strv resolved; /* names resolved (dns.query) */
 	struct strv answers; /* "ip\tname" from allowed DNS answers */
@@ -129,14 +134,17 @@ static bool strv_has(const struct strv *s, const char *str)
 /* ---- paths --------------------------------------------------------------- */
 
 /* Cut PATH before its first all-digit component below the root:
- * /proc/12/fd/3 -> /proc/. */
-static void cut_varying(char *path)
+ * /proc/12/fd/3 -> /proc/; unless what is left is GUARDED. */
+static void cut_varying(char *path, const struct strv *guarded)
 {
 	for (char *c = path + 1; *c; c = strchr(c, '/') ? strchr(c, '/') + 1 : c + strlen(c)) {
 		size_t len = strcspn(c, "/");
+		char keep = *c;
 
 		if (len && c > path + 1 && strspn(c, "0123456789") >= len) {
 			*c = '\0';
+			if (strv_has(guarded, path))
+				*c = keep;
 			return;
 		}
 	}
@@ -198,8 +206,8 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(x->parent, y->parent) ?: strcmp(x->path, y->path);
 }
 
-static int collapse(struct strv *paths, unsigned collapse, struct strv *subtrees,
-		    struct strv *exact)
+static int collapse(struct strv *paths, unsigned collapse, const struct strv *guarded,
+		    struct strv *subtrees, struct strv *exact)
 {
 	struct entry *rest = calloc(paths->n + 1, sizeof(*rest));
 	size_t nrest = 0, i, k;
@@ -211,7 +219,7 @@ static int collapse(struct strv *paths, unsigned collapse, struct strv *subtrees
 	for (i = 0; i < paths->n && !rc; i++) {
 		size_t n = strlen(paths->v[i]);
 
-		cut_varying(paths->v[i]);
+		cut_varying(paths->v[i], guarded);
 		if (strlen(paths->v[i]) != n) {
 			rc = strv_add(subtrees, paths->v[i]);
 			continue;
@@ -226,7 +234,8 @@ static int collapse(struct strv *paths, unsigned collapse, struct strv *subtrees
 	for (i = 0; i < nrest && !rc; i = k) {
 		for (k = i; k < nrest && strcmp(rest[k].parent, rest[i].parent) == 0; k++)
 			;
-		if (collapse && k - i >= collapse && depth_of(rest[i].parent) >= 2) {
+		if (collapse && k - i >= collapse && depth_of(rest[i].parent) >= 2 &&
+		    !strv_has(guarded, rest[i].parent)) {
 			rc = strv_add(subtrees, rest[i].parent);
 			continue;
 		}
@@ -522,13 +531,13 @@ static void put_files(FILE *out, struct facts *f, unsigned n)
 	struct strv wdirs = { 0 }, wexact = { 0 }, rdirs = { 0 }, rexact = { 0 };
 	struct strv in = { 0 }, eq = { 0 };
 
-	collapse(&f->write, n, &wdirs, &wexact);
+	collapse(&f->write, n, &f->guarded, &wdirs, &wexact);
 	/* What may be written may be read: only the rest needs read rules. */
 	for (size_t i = 0; i < f->read.n; i++)
 		if (covered_by_any(f->read.v[i], &wdirs) || strv_has(&wexact, f->read.v[i]))
 			f->read.v[i][0] = '\0';
 	strv_sort_uniq(&f->read);
-	collapse(&f->read, n, &rdirs, &rexact);
+	collapse(&f->read, n, &f->guarded, &rdirs, &rexact);
 
 	for (size_t i = 0; i < rdirs.n; i++)
 		strv_add(&in, rdirs.v[i]);
@@ -612,11 +621,48 @@ static void facts_free(struct facts *f)
 	strv_free(&f->resolved);
 	strv_free(&f->answers);
 	strv_free(&f->tools);
+	strv_free(&f->guarded);
 }
 
 /* The session: the latest, or the one whose uuid starts with PREFIX. */
+/* DIR and every directory above it, each with its trailing '/'. */
+static int guard_up(struct strv *g, const char *dir, bool self)
+{
+	char p[4096], up[4096];
+	size_t n;
+	int rc = 0;
+
+	snprintf(p, sizeof(p) - 1, "%s", dir);
+	n = strlen(p);
+	if (!n || p[0] != '/')
+		return 0;
+	if (p[n - 1] != '/')
+		strcat(p, "/");
+	for (bool add = self; !rc; add = true) {
+		if (add)
+			rc = strv_add(g, p);
+		if (strcmp(p, "/") == 0)
+			break;
+		parent_of(p, up, sizeof(up));
+		memcpy(p, up, sizeof(p));
+	}
+	return rc;
+}
+
+/* The guarded directories of a session run as UID in CWD. */
+static int guard_session(struct strv *g, long long uid, const char *cwd)
+{
+	struct passwd *pw = getpwuid((uid_t)uid);
+	int rc = guard_up(g, cwd, false);
+
+	if (!rc && pw && pw->pw_dir)
+		rc = guard_up(g, pw->pw_dir, true);
+	strv_sort_uniq(g);
+	return rc;
+}
+
 static int find_session(sqlite3 *db, const char *prefix, sqlite3_int64 *id, char *uuid, size_t ulen,
-			char **command, char *err, size_t errlen)
+			char **command, struct strv *guarded, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	int rows = 0, step;
@@ -626,7 +672,7 @@ static int find_session(sqlite3 *db, const char *prefix, sqlite3_int64 *id, char
 		return -EINVAL;
 	}
 	if (sqlite3_prepare_v2(db,
-			       "SELECT id, uuid, command FROM sessions WHERE ?1 IS NULL"
+			       "SELECT id, uuid, command, uid, cwd FROM sessions WHERE ?1 IS NULL"
 			       " OR substr(uuid, 1, length(?1)) = ?1 ORDER BY id DESC LIMIT 2",
 			       -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "not a leash audit log: %s", sqlite3_errmsg(db));
@@ -639,6 +685,12 @@ static int find_session(sqlite3 *db, const char *prefix, sqlite3_int64 *id, char
 		*id = sqlite3_column_int64(st, 0);
 		snprintf(uuid, ulen, "%s", (const char *)sqlite3_column_text(st, 1));
 		*command = strdup((const char *)sqlite3_column_text(st, 2));
+		if (guard_session(guarded, sqlite3_column_int64(st, 3),
+				  (const char *)sqlite3_column_text(st, 4)) < 0) {
+			sqlite3_finalize(st);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
 	}
 	sqlite3_finalize(st);
 	if (step != SQLITE_ROW && step != SQLITE_DONE) {
@@ -670,7 +722,8 @@ char *synth_policy(sqlite3 *db, const struct synth_options *o, char *err, size_t
 	size_t len = 0;
 	FILE *out;
 
-	if (find_session(db, o->session, &session, uuid, sizeof(uuid), &command, err, errlen) < 0 ||
+	if (find_session(db, o->session, &session, uuid, sizeof(uuid), &command, &f.guarded, err,
+			 errlen) < 0 ||
 	    read_facts(db, session, &f, err, errlen) < 0) {
 		free(command);
 		facts_free(&f);

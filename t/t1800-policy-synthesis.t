@@ -126,6 +126,18 @@ test_expect_success SESSION 'a file the agent names like the dynamic loader and 
 	grep "File::\"$TRASH/ws/ld-linux-x86-64.so.2\"" ld.cedar
 '
 
+test_expect_success SESSION 'files the agent writes cannot widen a rule to the directories above the workspace (or the home): they stay exact' '
+	mkdir -p 4711 &&
+	run "$TRASH/up.db" record ../nothing.cedar "echo x >../up-a; echo x >../up-b; echo x >../up-c; echo x >../4711/f; echo x >sub-1; echo x >sub-2; echo x >sub-3" &&
+	"$LEASH" policy synthesize --db up.db >up.cedar &&
+	cat up.cedar &&
+	! grep "Dir::\"$TRASH/\"" up.cedar &&
+	! grep "Dir::\"/tmp/\"" up.cedar &&
+	grep "File::\"$TRASH/up-a\"" up.cedar &&
+	grep "File::\"$TRASH/4711/f\"" up.cedar &&
+	grep "Dir::\"$TRASH/ws/\"" up.cedar
+'
+
 test_expect_success SQLITE3 'bad input: a clear error and exit 1 or 2, nothing on stdout' '
 	uuid=$(sqlite3 rec.db "SELECT uuid FROM sessions") &&
 	"$LEASH" policy synthesize --db rec.db --session "$(echo $uuid | cut -c1-6)" >one.cedar &&
