@@ -211,8 +211,8 @@ test_expect_success CONTROL '--listen "" runs no server and writes no run file' 
 '
 
 test_expect_success CONTROL 'the agent sees no run files (masked) and cannot connect to the server' '
-	control_start -- sh -c "ls -A /run/leash | wc -l >inside; curl -s -m 2 --noproxy \"*\" -o /dev/null http://127.0.0.1:$PORT/ ; echo \$? >curl-rc; curl -s -m 2 -o proxied -w \"%{http_code}\" http://127.0.0.1:$PORT/api/status >proxied-code; sleep 1" &&
-	wait_for 200 test -s proxied-code &&
+	control_start -- sh -c "ls -A /run/leash | wc -l >inside; curl -s -m 10 --noproxy \"*\" -o /dev/null http://127.0.0.1:$PORT/ ; echo \$? >curl-rc; curl -s -m 10 -o proxied -w \"%{http_code}\" http://127.0.0.1:$PORT/api/status >proxied-code; sleep 1" &&
+	wait_for 300 test -s proxied-code &&
 	test_eq 0 "$(cat inside)" &&
 	test_eq 7 "$(cat curl-rc)" &&
 	test_eq 403 "$(cat proxied-code)" &&
