@@ -4,7 +4,7 @@ to prove where leash puts its own events on the stream.
   raw-sse.py server PORT CERT KEY LOG
       HTTPS. GET /sse: an event stream (chunked) that announces
       /messages?sessionId=raw, then writes the first half of a
-      notification event, waits 2 s, writes the rest and a last event
+      notification event, waits 5 s, writes the rest and a last event
       ("done"), and ends. POST /messages: the body appended to LOG, 202.
   raw-sse.py client URL
       GETs URL, POSTs a forbidden tools/call (id 5) to the announced
@@ -37,7 +37,7 @@ def serve(port, cert, key, log):
             self.chunk(b'event: endpoint\ndata: /messages?sessionId=raw\n\n')
             ev = ('event: message\ndata: %s\n\n' % NOTE).encode()
             self.chunk(ev[:len(ev) // 2])
-            time.sleep(2)
+            time.sleep(5)  # leash answers the POST meanwhile (generous: loaded CI)
             self.chunk(ev[len(ev) // 2:])
             self.chunk(b'event: message\ndata: {"jsonrpc":"2.0","method":"done"}\n\n')
             self.wfile.write(b'0\r\n\r\n')
