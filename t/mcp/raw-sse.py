@@ -4,7 +4,7 @@ to prove where leash puts its own events on the stream.
   raw-sse.py server PORT CERT KEY LOG
       HTTPS. GET /sse: an event stream (chunked) that announces
       /messages?sessionId=raw, then writes the first half of a
-      notification event, waits 5 s, writes the rest and a last event
+      notification event, waits 3 s, writes the rest and a last event
       ("done"), and ends. POST /messages: the body appended to LOG, 202.
   raw-sse.py client URL
       GETs URL, POSTs a forbidden tools/call (id 5) to the announced
@@ -37,7 +37,7 @@ def serve(port, cert, key, log):
             self.chunk(b'event: endpoint\ndata: /messages?sessionId=raw\n\n')
             ev = ('event: message\ndata: %s\n\n' % NOTE).encode()
             self.chunk(ev[:len(ev) // 2])
-            time.sleep(5)  # leash answers the POST meanwhile (generous: loaded CI)
+            time.sleep(3)  # leash answers the POST meanwhile
             self.chunk(ev[len(ev) // 2:])
             self.chunk(b'event: message\ndata: {"jsonrpc":"2.0","method":"done"}\n\n')
             self.wfile.write(b'0\r\n\r\n')
@@ -59,6 +59,17 @@ def serve(port, cert, key, log):
     srv.serve_forever()
 
 
+SAY = threading.Lock()
+
+
+def say(*words):
+    # One write per line under a lock: print() writes its arguments one by
+    # one, so the POST thread's line could land inside the stream's.
+    with SAY:
+        sys.stdout.write(' '.join(str(w) for w in words) + '\n')
+        sys.stdout.flush()
+
+
 def client(url):
     stream = urllib.request.urlopen(urllib.request.Request(url, headers={'Accept': 'text/event-stream'}))
     etype, data = 'message', []
@@ -74,20 +85,20 @@ def client(url):
             continue
         text = '\n'.join(data)
         if etype == 'endpoint':
-            print('endpoint', text, flush=True)
+            say('endpoint', text)
             call = json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
                                "params": {"name": "delete-everything", "arguments": {}}}).encode()
             post = urllib.request.Request(urllib.parse.urljoin(url, text), data=call, method='POST',
                                           headers={'Content-Type': 'application/json'})
-            threading.Thread(target=lambda: print('post', urllib.request.urlopen(post).status, flush=True)).start()
+            threading.Thread(target=lambda: say('post', urllib.request.urlopen(post).status)).start()
         else:
             m = json.loads(text)
             if m.get('method') == 'notifications/message':
-                print(etype, 'notification', 'intact' if text == NOTE else 'CHANGED', flush=True)
+                say(etype, 'notification', 'intact' if text == NOTE else 'CHANGED')
             elif 'error' in m:
-                print(etype, 'error', m['id'], m['error']['code'], flush=True)
+                say(etype, 'error', m['id'], m['error']['code'])
             else:
-                print(etype, m.get('method'), flush=True)
+                say(etype, m.get('method'))
         etype, data = 'message', []
 
 
