@@ -120,7 +120,9 @@ row() {
 test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'claude starts under leash in enforce mode' '
 	lrun -- "$CLAUDE" --version >out &&
 	grep "(Claude Code)" out &&
-	test_eq "allow [\"agents-installed\"]" "$(row process.exec "File::\"$CLAUDE\"")"
+	# allowed by agents-installed (and by run-programs too when the checkout
+	# lives under /tmp or the home, as a CI clone may)
+	row process.exec "File::\"$CLAUDE\"" | grep "^allow \[.*\"agents-installed\".*\]$"
 '
 
 test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'claude -p runs its Bash tool in the sandbox: the write lands, the forbidden read is EPERM' '
@@ -144,7 +146,7 @@ test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'claude -p runs its Bash tool in
 '
 
 test_expect_success SESSION,SQLITE3,NODE,CLAUDE 'the process tree: claude ran the tool command in a bash of its own, every exec allowed' '
-	CLAUDE_PID=$(sql "SELECT pid FROM events WHERE kind = \"process.exec\" AND exe = \"$CLAUDE\" AND decision = \"allow\" AND policies = \"[\"\"agents-installed\"\"]\"") &&
+	CLAUDE_PID=$(sql "SELECT pid FROM events WHERE kind = \"process.exec\" AND exe = \"$CLAUDE\" AND decision = \"allow\" AND policies LIKE \"%\"\"agents-installed\"\"%\"") &&
 	test -n "$CLAUDE_PID" &&
 	TOOL_BASH=$(sql "SELECT pid FROM events WHERE kind = \"process.exec\" AND ppid = $CLAUDE_PID AND exe LIKE \"%/bin/bash\" AND json_extract(details, \"\$.argv[2]\") LIKE \"%cat secret.txt; echo hi > out.txt%\"") &&
 	test -n "$TOOL_BASH" &&
