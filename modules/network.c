@@ -1600,14 +1600,14 @@ static void stamp_kernel(struct record *r, const struct ev_net *e)
 		json_object_set_new(r->details, "policies_unknown", json_true());
 }
 
-/* A socket cgroup/sock_create refused: no destination, no rule. */
-static void decode_socket(const struct ev_net *e)
+/* A NetworkConnect record of KIND with E's time and task. */
+static struct record *net_record(const char *kind, const struct ev_net *e)
 {
-	struct record *r = record_new("network.socket");
+	struct record *r = record_new(kind);
 	char comm[EV_COMM_LEN + 1];
 
 	if (!r)
-		return;
+		return NULL;
 	r->time_ns = (int64_t)e->hdr.time_ns + reactor_session()->boot_to_wall_ns;
 	r->pid = e->task.pid;
 	r->ppid = e->task.ppid;
@@ -1617,6 +1617,16 @@ static void decode_socket(const struct ev_net *e)
 	comm[EV_COMM_LEN] = '\0';
 	record_set_comm(r, comm);
 	r->action = "NetworkConnect";
+	return r;
+}
+
+/* A socket cgroup/sock_create refused: no destination, no rule. */
+static void decode_socket(const struct ev_net *e)
+{
+	struct record *r = net_record("network.socket", e);
+
+	if (!r)
+		return;
 	r->decision = DECISION_DENY;
 	r->policies = json_array();
 	json_object_set_new(r->details, "family",
@@ -1629,22 +1639,13 @@ static void decode_socket(const struct ev_net *e)
 
 static void decode_net(const struct ev_net *e)
 {
-	struct record *r =
-		record_new(e->hdr.type == EV_NET_CONNECT ? "network.connect" : "network.sendmsg");
-	char comm[EV_COMM_LEN + 1], rid[96], res[112], addr[INET6_ADDRSTRLEN];
+	struct record *r = net_record(
+		e->hdr.type == EV_NET_CONNECT ? "network.connect" : "network.sendmsg", e);
+	char rid[96], res[112], addr[INET6_ADDRSTRLEN];
 	const char *proto = protocol_name(e->protocol);
 
 	if (!r)
 		return;
-	r->time_ns = (int64_t)e->hdr.time_ns + reactor_session()->boot_to_wall_ns;
-	r->pid = e->task.pid;
-	r->ppid = e->task.ppid;
-	r->uid = e->task.uid;
-	r->cgroup = e->task.cgroup_id;
-	memcpy(comm, e->task.comm, EV_COMM_LEN);
-	comm[EV_COMM_LEN] = '\0';
-	record_set_comm(r, comm);
-	r->action = "NetworkConnect";
 	network_resource_id(rid, sizeof(rid), e->family, e->addr, e->port);
 	snprintf(res, sizeof(res), "Host::\"%s\"", rid);
 	record_set_resource(r, res);

@@ -483,22 +483,6 @@ static void on_hello(struct mcp_client *m, const json_t *req)
 	m->command = command_redacted(json_object_get(req, "command"));
 }
 
-/* What an agent's request says that the event keeps, as reactor/mcp.c. */
-static void request_details(json_t *d, const char *method, const json_t *params)
-{
-	if (strcmp(method, "initialize") == 0) {
-		json_t *ci = json_object_get(params, "clientInfo");
-
-		json_object_set(d, "client_name", json_object_get(ci, "name"));
-		json_object_set(d, "client_version", json_object_get(ci, "version"));
-		json_object_set(d, "protocol_version", json_object_get(params, "protocolVersion"));
-	} else if (strncmp(method, "resources/", 10) == 0 && json_object_get(params, "uri")) {
-		json_object_set(d, "uri", json_object_get(params, "uri"));
-	} else if (strncmp(method, "prompts/", 8) == 0 && json_object_get(params, "name")) {
-		json_object_set(d, "name", json_object_get(params, "name"));
-	}
-}
-
 /* The server's answer MSG to a held request: its event is published. */
 static void answered(struct mcp_client *m, const json_t *msg)
 {
@@ -553,7 +537,7 @@ static void on_record(struct mcp_client *m, const json_t *req)
 	if (d && id)
 		json_object_set(d, "id", id);
 	if (d && agent)
-		request_details(d, method, json_object_get(msg, "params"));
+		mcp_request_details(d, method, json_object_get(msg, "params"));
 	ev = server_event(m, mcp_event_kind(method), d);
 	if (ev && agent && id)
 		held_add(m, ev, 0, id);

@@ -387,6 +387,21 @@ json_t *mcp_redact(const json_t *v)
 
 /* ---- events -------------------------------------------------------------- */
 
+void mcp_request_details(json_t *d, const char *method, const json_t *params)
+{
+	if (strcmp(method, "initialize") == 0) {
+		json_t *ci = json_object_get(params, "clientInfo");
+
+		json_object_set(d, "client_name", json_object_get(ci, "name"));
+		json_object_set(d, "client_version", json_object_get(ci, "version"));
+		json_object_set(d, "protocol_version", json_object_get(params, "protocolVersion"));
+	} else if (strncmp(method, "resources/", 10) == 0 && json_object_get(params, "uri")) {
+		json_object_set(d, "uri", json_object_get(params, "uri"));
+	} else if (strncmp(method, "prompts/", 8) == 0 && json_object_get(params, "name")) {
+		json_object_set(d, "name", json_object_get(params, "name"));
+	}
+}
+
 const char *mcp_event_kind(const char *method)
 {
 	if (strcmp(method, "tools/call") == 0)
@@ -607,16 +622,8 @@ static void request_msg(struct proxy_conn *c, json_t *msg, json_t *fwd, json_t *
 			json_decref(v.policies);
 			return;
 		}
-	} else if (strcmp(method, "initialize") == 0) {
-		json_t *ci = json_object_get(params, "clientInfo");
-
-		json_object_set(d, "client_name", json_object_get(ci, "name"));
-		json_object_set(d, "client_version", json_object_get(ci, "version"));
-		json_object_set(d, "protocol_version", json_object_get(params, "protocolVersion"));
-	} else if (strncmp(method, "resources/", 10) == 0 && json_object_get(params, "uri")) {
-		json_object_set(d, "uri", json_object_get(params, "uri"));
-	} else if (strncmp(method, "prompts/", 8) == 0 && json_object_get(params, "name")) {
-		json_object_set(d, "name", json_object_get(params, "name"));
+	} else {
+		mcp_request_details(d, method, params);
 	}
 	json_array_append(fwd, msg);
 	if (!id) { /* a notification: nothing comes back */

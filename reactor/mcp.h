@@ -67,5 +67,9 @@ json_t *mcp_redact(const json_t *v);
 /* The event kind of a message of METHOD ("tools/call" -> "mcp.call", ...),
  * the same over HTTP and over stdio. */
 const char *mcp_event_kind(const char *method);
+/* What an agent's request of METHOD says that its event keeps, into D:
+ * initialize's client name, version and protocol version, a resource's
+ * uri, a prompt's name. The same over HTTP and over stdio. */
+void mcp_request_details(json_t *d, const char *method, const json_t *params);
 
 #endif
