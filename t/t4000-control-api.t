@@ -211,7 +211,11 @@ test_expect_success CONTROL '--listen "" runs no server and writes no run file' 
 '
 
 test_expect_success CONTROL 'the agent sees no run files (masked) and cannot connect to the server' '
-	control_start -- sh -c "ls -A /run/leash | wc -l >inside; curl -s -m 10 --noproxy \"*\" -o /dev/null http://127.0.0.1:$PORT/ ; echo \$? >curl-rc; curl -s -m 10 -o proxied -w \"%{http_code}\" http://127.0.0.1:$PORT/api/status >proxied-code; sleep 1" &&
+	# The port is chosen here: the command is written before leash starts,
+	# and the default port may be another session'"'"'s (tests run in parallel).
+	own=$(python3 -c "import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])") &&
+	control_start --listen 127.0.0.1:$own -- sh -c "ls -A /run/leash | wc -l >inside; curl -s -m 10 --noproxy \"*\" -o /dev/null http://127.0.0.1:$own/ ; echo \$? >curl-rc; curl -s -m 10 -o proxied -w \"%{http_code}\" http://127.0.0.1:$own/api/status >proxied-code; sleep 1" &&
+	test_eq "$own" "$PORT" &&
 	wait_for 300 test -s proxied-code &&
 	test_eq 0 "$(cat inside)" &&
 	test_eq 7 "$(cat curl-rc)" &&
