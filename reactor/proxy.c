@@ -550,9 +550,7 @@ static void up_process(struct proxy_conn *c)
 			if (c->sp.upgrade && !c->resp_done)
 				c->resp_done = true;
 			response_done(c);
-			if (c->state != S_HEAD && c->state != S_TUNNEL)
-				return;
-			if (c->state == S_HEAD)
+			if (c->state != S_TUNNEL)
 				return;
 		}
 	}
